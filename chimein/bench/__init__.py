@@ -1,0 +1,1 @@
+"""The benchmark: scenarios, runners, metrics."""

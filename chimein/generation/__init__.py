@@ -1,0 +1,1 @@
+"""Speaking: language-model backends, spoken-style text shaping, speech synthesis."""

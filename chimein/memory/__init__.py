@@ -1,0 +1,1 @@
+"""The conversation as the assistant remembers it."""

@@ -1,0 +1,1 @@
+"""Live API wire messages: decoded once at the edge into typed events, encoded back to camelCase JSON."""

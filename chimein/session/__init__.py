@@ -1,0 +1,1 @@
+"""One live conversation: the turn state machine, the output pacing, the wiring of the stages."""

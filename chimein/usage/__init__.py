@@ -1,0 +1,1 @@
+"""Token accounting, the durable usage ledger, prices and reports."""
