@@ -1,0 +1,275 @@
+"""``chimein demo``: the Proactive Audio guide's conversation, spoken, through the real SDK.
+
+Synthesises each line of a dialogue with a distinct voice per speaker, starts a chimein server
+in this process, streams the lines in real time through the unmodified google-genai SDK, and
+prints a live timeline: who spoke, what was heard, the decision and its reason, the answer,
+its latency, tokens and cost. The whole conversation (participants and assistant) is saved
+as a WAV.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import sys
+import time
+import wave
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chimein.generation.tts import OUTPUT_RATE
+from chimein.perception.audio import INPUT_RATE, decode_audio_file, resample
+from chimein.protocol.models import CURRENT
+
+GUIDE_INSTRUCTION = (
+    "You are an AI assistant in Italian cooking; only chime in when the topic is about Italian cooking."
+)
+GUIDE_SCRIPT = [
+    ("A", "I really love cooking!"),
+    ("B", "Oh yes, me too! My favorite is French cuisine."),
+    ("A", "I really like Italian food; do you know how to make a pizza?"),
+]
+CHUNK_S = 0.1
+TRAILING_SILENCE_S = 1.6
+TURN_TIMEOUT_S = 45.0
+
+
+@dataclass
+class LineResult:
+    speaker: str
+    said: str
+    heard: str = ""
+    decision: str = ""
+    reason: str = ""
+    answer: str = ""
+    latency_s: float | None = None
+    prompt_tokens: int = 0
+    response_tokens: int = 0
+    outcome: str = "no turn"
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_script(path: Path) -> list[tuple[str, str]]:
+    """Lines ``SPEAKER: text`` or ``SPEAKER: @file.wav``; blank lines and ``#`` comments are skipped."""
+    lines = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        speaker, sep, text = line.partition(":")
+        if not sep or not text.strip():
+            raise SystemExit(f"{path}:{number}: expected 'SPEAKER: text' or 'SPEAKER: @file.wav', got {line!r}")
+        lines.append((speaker.strip(), text.strip()))
+    if not lines:
+        raise SystemExit(f"{path}: no dialogue lines found")
+    return lines
+
+
+def _voice_audio(services: Any, speaker_index: int, text: str, base: Path) -> np.ndarray:
+    """16 kHz float32 audio for one line: a WAV given with @, or speech in the speaker's voice."""
+    if text.startswith("@"):
+        path = (base / text[1:]).expanduser()
+        if not path.exists():
+            raise SystemExit(f"audio file not found: {path}")
+        audio, rate = decode_audio_file(path.read_bytes(), None)
+        return resample(audio, rate, INPUT_RATE)
+    voice = ("heart", "joe")[speaker_index % 2]
+    clip = services.synthesizer(voice).synthesize(text)
+    audio = clip.pcm.astype(np.float32) / 32768.0
+    if speaker_index % 4 >= 2:  # a third and fourth speaker: same engines, pitched down to sound different
+        audio = resample(audio, OUTPUT_RATE, int(OUTPUT_RATE * 1.12))
+    return resample(audio, OUTPUT_RATE, INPUT_RATE)
+
+
+def _pcm16(audio: np.ndarray) -> bytes:
+    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+async def run_demo(
+    *,
+    instruction: str,
+    script: list[tuple[str, str]],
+    script_base: Path,
+    proactive: bool,
+    wav_out: Path,
+    json_out: Path | None,
+    voice: str | None,
+) -> int:
+    from google import genai
+    from google.genai import types
+
+    from chimein.server.app import LiveServer, ServerConfig
+    from chimein.server.tls import ensure_certificate, server_ssl_context
+    from chimein.session.services import Services
+
+    print("chimein demo: loading models (first run takes a while)...", flush=True)
+    services = await asyncio.to_thread(Services.load)
+    speakers: dict[str, int] = {}
+    lines_audio = []
+    for speaker, text in script:
+        index = speakers.setdefault(speaker, len(speakers))
+        lines_audio.append(await asyncio.to_thread(_voice_audio, services, index, text, script_base))
+    events: list[dict[str, Any]] = []
+    cert, key = ensure_certificate()
+    server = LiveServer(
+        ServerConfig(port=0, plain_port=None, ssl_context=server_ssl_context(cert, key), on_session_event=events.append),
+        services,
+    )
+    (_, port, _), = await server.start()
+    client = genai.Client(
+        api_key="demo",
+        http_options=types.HttpOptions(
+            base_url=f"https://127.0.0.1:{port}",
+            async_client_args={"ssl": ssl.create_default_context(cafile=str(cert))},
+        ),
+    )
+    config = types.LiveConnectConfig(
+        response_modalities=["AUDIO"],
+        system_instruction=instruction,
+        input_audio_transcription=types.AudioTranscriptionConfig(),
+        output_audio_transcription=types.AudioTranscriptionConfig(),
+        proactivity=types.ProactivityConfig(proactive_audio=True) if proactive else None,
+        speech_config=types.SpeechConfig(
+            voice_config=types.VoiceConfig(prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=voice or "Puck"))
+        ),
+    )
+    results = [LineResult(speaker=s, said=t) for s, t in script]
+    mix: list[tuple[float, np.ndarray]] = []  # (start time, 24 kHz audio) for the saved conversation
+    t0 = time.monotonic()
+    print(f"\ninstruction: {instruction}\nproactive audio: {'on' if proactive else 'off'}\n")
+    try:
+        async with client.aio.live.connect(model=CURRENT, config=config) as session:
+            state: dict[str, Any] = {"line": 0, "speech_end": None, "done": asyncio.Event(), "answer_start": None}
+
+            async def receive() -> None:
+                while True:
+                    async for message in session.receive():
+                        result = results[state["line"]]
+                        content = message.server_content
+                        if content is None:
+                            continue
+                        if content.input_transcription and content.input_transcription.text:
+                            result.heard += content.input_transcription.text
+                        if content.output_transcription and content.output_transcription.text:
+                            result.answer += content.output_transcription.text
+                        if content.model_turn and content.model_turn.parts:
+                            for part in content.model_turn.parts:
+                                if part.inline_data and part.inline_data.data:
+                                    now = time.monotonic() - t0
+                                    if state["answer_start"] is None:
+                                        state["answer_start"] = now
+                                        if state["speech_end"] is not None:
+                                            result.latency_s = now - state["speech_end"]
+                                    pcm = np.frombuffer(part.inline_data.data, "<i2").astype(np.float32) / 32768
+                                    mix.append((state["answer_start"], pcm))
+                                    state["answer_start"] += len(pcm) / OUTPUT_RATE
+                        if content.turn_complete:
+                            if message.usage_metadata:
+                                result.prompt_tokens += message.usage_metadata.prompt_token_count or 0
+                                result.response_tokens += message.usage_metadata.response_token_count or 0
+                            reason = content.turn_complete_reason
+                            result.outcome = "declined" if reason and "REJECTED" in str(reason) else "answered"
+                            state["done"].set()
+
+            receiver = asyncio.create_task(receive())
+            for i, audio in enumerate(lines_audio):
+                state.update(line=i, speech_end=None, answer_start=None)
+                state["done"].clear()
+                seen = len(events)
+                mix.append((time.monotonic() - t0, resample(audio, INPUT_RATE, OUTPUT_RATE)))
+                await _stream(session, audio, types)
+                state["speech_end"] = time.monotonic() - t0
+                await _stream(session, np.zeros(int(TRAILING_SILENCE_S * INPUT_RATE), np.float32), types,
+                              until=state["done"])
+                try:
+                    await asyncio.wait_for(state["done"].wait(), TURN_TIMEOUT_S)
+                except TimeoutError:
+                    pass
+                result = results[i]
+                result.events = events[seen:]
+                for event in result.events:
+                    if event["type"] == "decision":
+                        result.decision = "answer" if event.get("answer") else "silent"
+                        result.reason = event.get("reason", "")
+                _print_line(result)
+            receiver.cancel()
+    finally:
+        await server.close()
+    _save_wav(wav_out, mix)
+    answered = sum(r.outcome == "answered" for r in results)
+    print(f"\n{answered} of {len(results)} turns answered; conversation saved to {wav_out}")
+    if json_out is not None:
+        json_out.write_text(json.dumps({"instruction": instruction, "proactive": proactive,
+                                        "lines": [asdict(r) for r in results]}, indent=2))
+        print(f"timeline written to {json_out}")
+    return 0
+
+
+async def _stream(session: Any, audio: np.ndarray, types: Any, until: asyncio.Event | None = None) -> None:
+    """Send audio in 100 ms chunks at real-time pace (a microphone's rate)."""
+    step = int(CHUNK_S * INPUT_RATE)
+    started = time.monotonic()
+    for n, i in enumerate(range(0, len(audio), step)):
+        if until is not None and until.is_set():
+            return
+        await session.send_realtime_input(
+            audio=types.Blob(data=_pcm16(audio[i : i + step]), mime_type=f"audio/pcm;rate={INPUT_RATE}")
+        )
+        delay = started + (n + 1) * CHUNK_S - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+def _print_line(r: LineResult) -> None:
+    print(f"[{r.speaker}] said:  {r.said}")
+    print(f"     heard: {r.heard.strip() or '(nothing recognised)'}")
+    if r.decision:
+        print(f"     decision: {r.decision} ({r.reason})")
+    if r.outcome == "answered":
+        latency = f"{r.latency_s * 1000:.0f} ms after end of speech" if r.latency_s is not None else "n/a"
+        print(f"     assistant: {r.answer.strip()}")
+        print(f"     latency: {latency}")
+    elif r.outcome == "declined":
+        print("     assistant: (stayed silent)")
+    print(f"     tokens: {r.prompt_tokens} in, {r.response_tokens} out\n", flush=True)
+
+
+def _save_wav(path: Path, mix: list[tuple[float, np.ndarray]]) -> None:
+    clips = [(s, a) for s, a in mix if len(a)]
+    if not clips:
+        return
+    end = max(s + len(a) / OUTPUT_RATE for s, a in clips)
+    track = np.zeros(int(end * OUTPUT_RATE) + 1, np.float32)
+    for start, audio in clips:
+        i = int(start * OUTPUT_RATE)
+        track[i : i + len(audio)] += audio[: len(track) - i]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(OUTPUT_RATE)
+        w.writeframes(_pcm16(track))
+
+
+def demo_main(args: Any) -> int:
+    script = parse_script(Path(args.script)) if args.script else GUIDE_SCRIPT
+    base = Path(args.script).parent if args.script else Path.cwd()
+    try:
+        return asyncio.run(
+            run_demo(
+                instruction=args.instruction,
+                script=script,
+                script_base=base,
+                proactive=not args.no_proactive,
+                wav_out=Path(args.out),
+                json_out=Path(args.json) if args.json else None,
+                voice=args.voice,
+            )
+        )
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

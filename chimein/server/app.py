@@ -1,0 +1,193 @@
+"""The WebSocket server: TLS and plain ports, Live API paths, keys, limits, close codes.
+
+Each connection gets its own :class:`~chimein.session.live.LiveSession`; a bad frame closes
+only that connection, with a 1007/1008 code and a reason the SDK shows in ``APIError``. An
+unexpected failure is logged with its traceback here and reported to the client as 1011 with
+a short reason, never as a traceback on the wire and never as a JSON ``error`` frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import json
+import logging
+import re
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from chimein import __version__
+from chimein.protocol import server_messages as out
+from chimein.protocol.messages import (
+    CLOSE_INTERNAL,
+    CLOSE_POLICY,
+    ProtocolError,
+    parse_client_message,
+    parse_json_frame,
+    parse_setup,
+)
+from chimein.protocol.models import resolve_model
+from chimein.server.auth import KeyChecker, presented_key
+from chimein.session.live import LiveSession, SessionOptions
+from chimein.session.services import Services
+from chimein.usage.ledger import api_key_id
+
+log = logging.getLogger("chimein.server")
+
+# Live API paths: Gemini API (v1, v1beta, v1alpha; Constrained for ephemeral tokens) and Vertex AI.
+_GEMINI = re.compile(r"^/ws/google\.ai\.generativelanguage\.(v1|v1beta|v1alpha)\.GenerativeService\.BidiGenerateContent(Constrained)?$")
+_VERTEX = re.compile(r"^/ws/google\.cloud\.aiplatform\.(v1|v1beta1)\.LlmBidiService/BidiGenerateContent$")
+SETUP_TIMEOUT_S = 30.0
+
+
+def route(path: str) -> str | None:
+    """'gemini', 'vertex' or None for a request path (query dropped, leading slashes normalised)."""
+    bare = "/" + path.split("?", 1)[0].lstrip("/")
+    if _GEMINI.match(bare):
+        return "gemini"
+    if _VERTEX.match(bare):
+        return "vertex"
+    return None
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8443
+    plain_port: int | None = 8080
+    api_keys: tuple[str, ...] = ()
+    max_frame_bytes: int = 16 * 1024 * 1024
+    output_lead_s: float = 0.25
+    ssl_context: ssl.SSLContext | None = None
+    on_session_event: Callable[[dict[str, Any]], None] | None = None
+    extra_http: dict[str, Callable[[Request], Response | None]] = field(default_factory=dict)
+
+
+class LiveServer:
+    """Accepts Live API connections and runs one session per connection."""
+
+    def __init__(self, config: ServerConfig, services: Services) -> None:
+        self.config = config
+        self.services = services
+        self.keys = KeyChecker(config.api_keys)
+        self._servers: list[Server] = []
+        self.active_sessions = 0
+
+    async def start(self) -> list[tuple[str, int, bool]]:
+        """Bind the ports; returns (host, port, tls) for each listening socket."""
+        bound = []
+        common = dict(
+            max_size=self.config.max_frame_bytes,
+            process_request=self._process_request,
+            ping_interval=20,
+            ping_timeout=60,
+            server_header=f"chimein/{__version__}",
+        )
+        if self.config.ssl_context is not None:
+            tls = await serve(self._handle, self.config.host, self.config.port, ssl=self.config.ssl_context, **common)
+            self._servers.append(tls)
+            bound.append((self.config.host, _port_of(tls), True))
+        if self.config.plain_port is not None:
+            plain = await serve(self._handle, self.config.host, self.config.plain_port, **common)
+            self._servers.append(plain)
+            bound.append((self.config.host, _port_of(plain), False))
+        return bound
+
+    async def close(self) -> None:
+        for server in self._servers:
+            server.close()
+        for server in self._servers:
+            await server.wait_closed()
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Plain HTTP (no Upgrade header) gets the console or a helpful 404; WebSocket paths are checked."""
+        if "upgrade" not in request.headers.get("connection", "").lower():
+            path = request.path.split("?", 1)[0]
+            handler = self.config.extra_http.get(path)
+            if handler is not None:
+                return handler(request)
+            if path == "/healthz":
+                return _text(http.HTTPStatus.OK, "ok\n")
+            return _text(http.HTTPStatus.NOT_FOUND, "chimein: this is a Live API WebSocket server; connect with the google-genai SDK\n")
+        if route(request.path) is None:
+            return _text(
+                http.HTTPStatus.NOT_FOUND,
+                "unknown Live API path; use /ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent "
+                "or /ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent\n",
+            )
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        request = ws.request
+        assert request is not None
+        flavour = route(request.path) or "gemini"
+        key = presented_key(request.path, request.headers)
+        session: LiveSession | None = None
+        try:
+            if not self.keys.allows(key):
+                raise ProtocolError(CLOSE_POLICY, "API key not valid: pass a key the server was started with (--api-key)")
+            session = await self._open_session(ws, flavour, key)
+            if session is None:
+                return
+            async for frame in ws:
+                for event in parse_client_message(parse_json_frame(frame)):
+                    await session.handle(event)
+            await ws.wait_closed()
+        except ProtocolError as exc:
+            log.info("closing %s: %s %s", ws.remote_address, exc.code, exc.reason)
+            await ws.close(exc.code, exc.close_reason)
+        except ConnectionClosed:
+            pass
+        except Exception:
+            log.exception("session failed")
+            await ws.close(CLOSE_INTERNAL, "internal server error; see the chimein server log")
+        finally:
+            if session is not None:
+                self.active_sessions -= 1
+                await session.close()
+
+    async def _open_session(self, ws: ServerConnection, flavour: str, key: str | None) -> LiveSession | None:
+        try:
+            first = await asyncio.wait_for(ws.recv(), SETUP_TIMEOUT_S)
+        except TimeoutError:
+            raise ProtocolError(CLOSE_POLICY, f"no setup message within {SETUP_TIMEOUT_S:.0f}s of connecting") from None
+        message = parse_json_frame(first)
+        body = message.get("setup")
+        if body is None:
+            raise ProtocolError(CLOSE_POLICY, "the first frame must be {\"setup\": {...}}; got " + (", ".join(sorted(message)[:3]) or "{}"))
+        setup = parse_setup(body)
+        model = resolve_model(setup.model)
+        options = SessionOptions(
+            api_key_id=api_key_id(key),
+            vertex=flavour == "vertex",
+            output_lead_s=self.config.output_lead_s,
+            observer=self.config.on_session_event,
+        )
+
+        async def send(message: dict[str, Any]) -> None:
+            await ws.send(json.dumps(message, separators=(",", ":")))
+
+        session = LiveSession(setup, model, self.services, send, options)
+        self.active_sessions += 1
+        log.info(
+            "session %s opened: model=%s voice=%s proactive=%s from %s",
+            session.session_id, model.name, session.voice_id, setup.proactive_audio, ws.remote_address,
+        )
+        await send(out.setup_complete(session.session_id))
+        return session
+
+
+def _port_of(server: Server) -> int:
+    return next(iter(server.sockets)).getsockname()[1]
+
+
+def _text(status: http.HTTPStatus, body: str) -> Response:
+    headers = Headers([("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body.encode())))])
+    return Response(status.value, status.phrase, headers, body.encode())

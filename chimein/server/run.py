@@ -1,0 +1,105 @@
+"""``chimein serve``: load the models once, open the ports, print how to connect, run until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+
+from chimein.server.app import LiveServer, ServerConfig
+from chimein.server.auth import KeyChecker, check_bind
+from chimein.server.tls import ensure_certificate, server_ssl_context
+from chimein.session.services import Services
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8443
+    plain_port: int | None = 8080
+    api_keys: tuple[str, ...] = ()
+    llm_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    ledger: str | None = None
+    log_level: str = "info"
+
+
+def client_snippet(host: str, port: int, cert: str, key: str | None) -> str:
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    api_key = key or "any-key"
+    return f"""\
+Connect with the google-genai SDK (it only speaks TLS; trust chimein's self-signed certificate):
+
+    export SSL_CERT_FILE={cert}
+
+    from google import genai
+    from google.genai import types
+    client = genai.Client(api_key="{api_key}",
+                          http_options=types.HttpOptions(base_url="https://{shown_host}:{port}"))
+    config = types.LiveConnectConfig(response_modalities=["AUDIO"],
+                                     proactivity=types.ProactivityConfig(proactive_audio=True))
+    async with client.aio.live.connect(model="gemini-2.5-flash-native-audio-preview-09-2025",
+                                       config=config) as session: ...
+
+or, without the environment variable:
+    http_options=types.HttpOptions(base_url="https://{shown_host}:{port}",
+        async_client_args={{"ssl": ssl.create_default_context(cafile="{cert}")}})
+"""
+
+
+async def serve_forever(options: ServeOptions) -> int:
+    keys = options.api_keys or tuple(k for k in os.environ.get("CHIMEIN_API_KEYS", "").split(",") if k.strip())
+    check_bind(options.host, KeyChecker(keys))
+    cert, key = ensure_certificate(extra_hosts=(options.host,) if options.host not in ("127.0.0.1", "localhost") else ())
+    print("chimein: loading models (once per process)...", file=sys.stderr, flush=True)
+    services = await asyncio.to_thread(
+        Services.load,
+        llm_url=options.llm_url,
+        llm_model=options.llm_model,
+        llm_api_key=options.llm_api_key,
+        ledger_url=options.ledger,
+    )
+    from chimein.server.console import console_routes  # the browser console, served at /
+
+    config = ServerConfig(
+        host=options.host,
+        port=options.port,
+        plain_port=options.plain_port,
+        api_keys=keys,
+        ssl_context=server_ssl_context(cert, key),
+        extra_http=console_routes(),
+    )
+    server = LiveServer(config, services)
+    try:
+        bound = await server.start()
+    except OSError as exc:
+        print(f"chimein: cannot listen on {options.host}: {exc.strerror or exc}. Is another server using the port? "
+              "Pick another with --port/--plain-port.", file=sys.stderr)
+        return 2
+    tls_port = next(p for _, p, tls in bound if tls)
+    print(client_snippet(options.host, tls_port, str(cert), keys[0] if keys else None), flush=True)
+    urls = " ".join(f"{'wss' if tls else 'ws'}://{h}:{p}" for h, p, tls in bound)
+    print(f"ready {urls}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("chimein: shutting down", file=sys.stderr, flush=True)
+    await server.close()
+    if services.ledger is not None:
+        services.ledger.close()
+    return 0
+
+
+def run_serve(options: ServeOptions) -> int:
+    logging.basicConfig(
+        level=getattr(logging, options.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    return asyncio.run(serve_forever(options))

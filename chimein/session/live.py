@@ -1,0 +1,503 @@
+"""One live conversation: the single owner of turn state.
+
+Perception reports activity events, policy proposes decisions, generation produces audio; only
+this class changes the turn state (listening, deciding, speaking) and only it talks to the client
+(through the ``send`` callable it is given). CPU-heavy work (VAD, end of turn, ASR, relevance,
+LLM, TTS) runs in worker threads; the event loop only moves bytes and events.
+
+Turn life cycle with automatic activity detection:
+  SpeechStarted -> (SpeechPaused -> Smart Turn says complete -> end now) | SpeechEnded
+  -> transcribe -> [proactive: decide] -> answer (LLM -> clauses -> TTS -> paced audio) | decline
+A participant who starts speaking again before the answer's first audio byte continues the same
+turn (the pending answer is dropped and the audio is joined); one who speaks over the answer
+interrupts it when ``activityHandling`` allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from chimein.generation.llm import LanguageModel, LanguageModelError
+from chimein.generation.text import ClauseSplitter
+from chimein.generation.tts import OUTPUT_RATE, SpokenAudio, resolve_voice
+from chimein.memory.conversation import Conversation
+from chimein.perception.activity import (
+    ActivityConfig,
+    ActivityDetector,
+    SpeechEnded,
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+)
+from chimein.perception.audio import INPUT_RATE, pcm16_to_float
+from chimein.policy.proactivity import Decision, ProactivityPolicy, Turn
+from chimein.protocol import server_messages as out
+from chimein.protocol.messages import (
+    CLOSE_INVALID_DATA,
+    ActivityEnd,
+    ActivityStart,
+    AudioChunk,
+    AudioStreamEnd,
+    ClientContent,
+    ClientEvent,
+    ProtocolError,
+    RealtimeText,
+    Setup,
+    ToolResponse,
+)
+from chimein.protocol.models import ModelEntry
+from chimein.session.pacing import CHUNK_SAMPLES, PlaybackTracker
+from chimein.session.services import Services
+from chimein.usage.ledger import UsageEvent
+from chimein.usage.tokens import TurnUsage, UsageMeter
+
+log = logging.getLogger("chimein.session")
+
+SMART_TURN_THRESHOLD = 0.5  # Smart Turn's output is a probability; > 0.5 means complete (model card)
+DEFAULT_MAX_ANSWER_TOKENS = 80
+SPOKEN_STYLE = (
+    "You are speaking out loud in a live voice conversation. Answer in one or two short, plain sentences. "
+    "No lists, no markdown."
+)
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class SessionOptions:
+    """Per-server settings that shape every session."""
+
+    api_key_id: str | None = None
+    vertex: bool = False
+    output_lead_s: float = 0.25
+    clock: Callable[[], float] = time.monotonic
+    observer: Callable[[dict[str, Any]], None] | None = None  # the per-session event stream
+
+
+@dataclass
+class Answer:
+    """One assistant utterance: the handle every stage refers to (style.md, speech handles)."""
+
+    id: str
+    user_audio: np.ndarray | None
+    task: asyncio.Task[None] | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    playback: PlaybackTracker | None = None
+    spoken_text: list[str] = field(default_factory=list)
+    speaking: bool = False  # first audio byte sent
+    finished: bool = False
+
+    def stop(self) -> None:
+        """Safe to call twice: cancels the LLM thread and the tasks."""
+        self.cancel.set()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+
+class LiveSession:
+    """Drives one conversation from client events to server messages."""
+
+    def __init__(
+        self,
+        setup: Setup,
+        model: ModelEntry,
+        services: Services,
+        send: Send,
+        options: SessionOptions | None = None,
+    ) -> None:
+        self.setup = setup
+        self.model = model
+        self.services = services
+        self.options = options or SessionOptions()
+        self._send = send
+        self.session_id = uuid.uuid4().hex
+        try:
+            self.voice_id = resolve_voice(setup.voice_name)
+        except ValueError as exc:
+            raise ProtocolError(CLOSE_INVALID_DATA, str(exc)) from None
+        try:
+            self.activity_config = ActivityConfig.from_setup(setup.automatic_activity_detection)
+        except ValueError as exc:
+            raise ProtocolError(CLOSE_INVALID_DATA, f"automaticActivityDetection: {exc}") from None
+        self.detector = ActivityDetector(services.vad.stream(), self.activity_config)
+        self.meter = UsageMeter()
+        self.memory = Conversation()
+        self.policy = ProactivityPolicy(setup.system_instruction, embedder=services.embedder) if setup.proactive_audio else None
+        self.llm: LanguageModel = services.llm
+        self._detector_lock = asyncio.Lock()
+        self._pause_seq = 0
+        self._manual_audio: list[np.ndarray] | None = None  # activityStart..activityEnd in manual mode
+        self._answer: Answer | None = None
+        self._turn_index = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    # ---------------------------------------------------------------- events in
+
+    async def handle(self, event: ClientEvent) -> None:
+        """Process one client event (called in order by the connection's receive loop)."""
+        if isinstance(event, AudioChunk):
+            await self._on_audio(event)
+        elif isinstance(event, AudioStreamEnd):
+            async with self._detector_lock:
+                events = self.detector.end_now()
+            await self._on_activity(events)
+        elif isinstance(event, ActivityStart):
+            self._require_manual("activityStart")
+            self._manual_audio = []
+            self._on_user_started()
+        elif isinstance(event, ActivityEnd):
+            self._require_manual("activityEnd")
+            chunks, self._manual_audio = self._manual_audio or [], None
+            audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+            self._end_user_turn(audio, self.detector.clock_s)
+        elif isinstance(event, RealtimeText):
+            self._on_text_turn(event.text)
+        elif isinstance(event, ClientContent):
+            await self._on_client_content(event)
+        elif isinstance(event, ToolResponse):
+            self._emit("tool_response_ignored", count=len(event.function_responses))
+
+    def _require_manual(self, what: str) -> None:
+        if not self.activity_config.disabled:
+            raise ProtocolError(
+                CLOSE_INVALID_DATA,
+                f"{what} needs realtimeInputConfig.automaticActivityDetection.disabled: true",
+            )
+
+    async def _on_audio(self, chunk: AudioChunk) -> None:
+        samples = len(chunk.pcm) // 2
+        self.meter.add_input_audio(samples, chunk.rate)
+        audio = pcm16_to_float(chunk.pcm)
+        if self.activity_config.disabled:
+            if self._manual_audio is not None:
+                self._manual_audio.append(audio)
+            return
+        async with self._detector_lock:
+            events = await asyncio.to_thread(self.detector.push, audio)
+        await self._on_activity(events)
+
+    async def _on_activity(self, events: list[Any]) -> None:
+        for event in events:
+            if isinstance(event, SpeechStarted):
+                self._emit("speech_started", at_s=event.at_s)
+                self._on_user_started()
+            elif isinstance(event, SpeechPaused):
+                self._pause_seq += 1
+                self._spawn(self._check_end_of_turn(event, self._pause_seq))
+            elif isinstance(event, SpeechResumed):
+                self._pause_seq += 1
+            elif isinstance(event, SpeechEnded):
+                self._emit("speech_ended", at_s=event.at_s)
+                self._end_user_turn(event.audio, event.at_s)
+
+    async def _check_end_of_turn(self, paused: SpeechPaused, seq: int) -> None:
+        probability = await asyncio.to_thread(self.services.smart_turn.completion_probability, paused.audio)
+        self._emit("end_of_turn_scored", at_s=paused.at_s, probability=round(probability, 3))
+        if probability <= SMART_TURN_THRESHOLD or seq != self._pause_seq:
+            return  # incomplete, or the speaker went on meanwhile: wait for more or for the silence fallback
+        async with self._detector_lock:
+            if seq != self._pause_seq:
+                return
+            events = self.detector.end_now()
+        await self._on_activity(events)
+
+    # ---------------------------------------------------------------- turn state
+
+    def _on_user_started(self) -> None:
+        """Someone started speaking: continue a turn not yet answered, or interrupt an answer."""
+        answer = self._answer
+        if answer is None or answer.finished:
+            return
+        if not answer.speaking:
+            # Not a word said yet: the speaker had only paused. Drop the answer, keep their audio.
+            answer.stop()
+            self._answer = None
+            self._carry_audio = answer.user_audio
+            self._emit("answer_dropped", answer_id=answer.id, reason="speaker continued before the answer began")
+            return
+        if self.setup.activity_handling == "NO_INTERRUPTION":
+            return
+        self._interrupt(answer, reason="speech started over the answer")
+
+    _carry_audio: np.ndarray | None = None
+
+    def _end_user_turn(self, audio: np.ndarray, ended_at_s: float) -> None:
+        carried, self._carry_audio = self._carry_audio, None
+        if carried is not None and len(carried):
+            audio = np.concatenate([carried, audio])
+        if not len(audio):
+            return
+        answer = Answer(id=uuid.uuid4().hex[:12], user_audio=audio)
+        self._answer = answer
+        answer.task = self._spawn(self._run_spoken_turn(answer, ended_at_s))
+
+    def _on_text_turn(self, text: str) -> None:
+        if not text.strip():
+            return
+        if self._answer is not None and not self._answer.finished:
+            self._interrupt(self._answer, reason="new text turn")
+        self.meter.add_input_text(self.llm.count_tokens(text))
+        answer = Answer(id=uuid.uuid4().hex[:12], user_audio=None)
+        self._answer = answer
+        answer.task = self._spawn(self._run_text_turn(answer, text))
+
+    async def _on_client_content(self, content: ClientContent) -> None:
+        last_user_text = None
+        for turn in content.turns:
+            text = " ".join(t for t in turn.texts if t.strip())
+            if text:
+                self.meter.add_input_text(self.llm.count_tokens(text))
+                if turn.role == "model":
+                    self.memory.add_assistant(text)
+                else:
+                    self.memory.add_user(text)
+                    last_user_text = text
+            if turn.files:
+                raise ProtocolError(CLOSE_INVALID_DATA, "inlineData files in clientContent are not supported yet")
+        if content.turn_complete:
+            if self._answer is not None and not self._answer.finished:
+                self._interrupt(self._answer, reason="new client content")
+            answer = Answer(id=uuid.uuid4().hex[:12], user_audio=None)
+            self._answer = answer
+            answer.task = self._spawn(self._respond(answer, last_user_text, already_in_memory=True))
+
+    # ---------------------------------------------------------------- answering
+
+    async def _run_spoken_turn(self, answer: Answer, ended_at_s: float) -> None:
+        assert answer.user_audio is not None
+        transcription = await asyncio.to_thread(self.services.asr.transcribe, answer.user_audio)
+        text = transcription.text.strip()
+        self._emit("transcribed", answer_id=answer.id, text=text, ended_at_s=ended_at_s,
+                   audio_s=round(len(answer.user_audio) / INPUT_RATE, 3))
+        if not text:
+            self._emit("ignored", reason="no words recognised (noise or a blip)")
+            self._answer = None
+            return
+        if self.setup.input_transcription:
+            await self._send(out.input_transcription(text))
+        await self._respond(answer, text)
+
+    async def _run_text_turn(self, answer: Answer, text: str) -> None:
+        await self._respond(answer, text)
+
+    async def _respond(self, answer: Answer, text: str | None, *, already_in_memory: bool = False) -> None:
+        try:
+            context = [Turn(e.speaker, e.text) for e in self.memory.recent()]
+            if text and not already_in_memory:
+                self.memory.add_user(text)
+            if self.policy is not None and text:
+                decision = await asyncio.to_thread(self.policy.decide, text, context)
+            else:
+                decision = None
+            if decision is not None and not decision.answer:
+                await self._decline(answer, decision)
+                return
+            await self._speak(answer, decision)
+        except asyncio.CancelledError:
+            raise
+        except LanguageModelError as exc:
+            log.warning("session %s: language model failed: %s", self.session_id, exc)
+            self._emit("error", stage="llm", message=str(exc))
+            await self._finish_turn(answer, reason=None, outcome="answered", extra={"error": str(exc)})
+
+    async def _decline(self, answer: Answer, decision: Decision) -> None:
+        self._emit("decision", answer_id=answer.id, **decision.to_json())
+        log.info("session %s: %s", self.session_id, decision.reason)
+        await self._finish_turn(answer, reason="RESPONSE_REJECTED", outcome="declined",
+                                extra={"decision": decision.to_json()})
+
+    async def _speak(self, answer: Answer, decision: Decision | None) -> None:
+        if decision is not None:
+            self._emit("decision", answer_id=answer.id, **decision.to_json())
+        system = SPOKEN_STYLE + ("\n" + self.setup.system_instruction if self.setup.system_instruction else "")
+        messages = self.memory.chat_messages(system)
+        max_tokens = self.setup.max_output_tokens or DEFAULT_MAX_ANSWER_TOKENS
+        loop = asyncio.get_running_loop()
+        deltas: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
+
+        def produce() -> None:
+            try:
+                for delta in self.llm.stream_reply(messages, max_tokens=max_tokens, cancel=answer.cancel):
+                    loop.call_soon_threadsafe(deltas.put_nowait, delta)
+            except BaseException as exc:  # handed to the loop, re-raised there
+                loop.call_soon_threadsafe(deltas.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(deltas.put_nowait, None)
+
+        producer = loop.run_in_executor(None, produce)
+        text_only = self.setup.response_modalities == ("TEXT",)
+        clips: asyncio.Queue[SpokenAudio | None] = asyncio.Queue()
+        speaker = None if text_only else asyncio.create_task(self._play(answer, clips))
+        splitter = ClauseSplitter(max_sentences=2)
+        synth = self.services.synthesizer(self.voice_id)
+        try:
+            while True:
+                item = await deltas.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                for clause in splitter.feed(item):
+                    await self._emit_clause(answer, clause, synth, clips, text_only)
+                if splitter.done:
+                    answer.cancel.set()
+            for clause in splitter.flush():
+                await self._emit_clause(answer, clause, synth, clips, text_only)
+            await clips.put(None)
+            if speaker is not None:
+                await speaker
+        finally:
+            answer.cancel.set()
+            if speaker is not None and not speaker.done():
+                speaker.cancel()
+            await asyncio.shield(producer)
+        spoken = " ".join(answer.spoken_text)
+        self.memory.add_assistant(spoken)
+        await self._send(out.generation_complete())
+        extra = {"decision": decision.to_json()} if decision is not None else {}
+        extra["answer_id"] = answer.id
+        await self._finish_turn(answer, reason=None, outcome="answered", extra=extra)
+
+    async def _emit_clause(self, answer: Answer, clause: str, synth: Any, clips: asyncio.Queue[SpokenAudio | None],
+                           text_only: bool) -> None:
+        if text_only:
+            answer.spoken_text.append(clause)
+            answer.speaking = True
+            self.meter.add_output_text(self.llm.count_tokens(clause))
+            await self._send(out.model_text(clause + " "))
+            return
+        clip = await asyncio.to_thread(synth.synthesize, clause)
+        await clips.put(clip)
+
+    async def _play(self, answer: Answer, clips: asyncio.Queue[SpokenAudio | None]) -> None:
+        """Send clips in <= 100 ms chunks, paced at real time plus a small lead."""
+        tracker = PlaybackTracker(clock=self.options.clock, lead_s=self.options.output_lead_s)
+        answer.playback = tracker
+        while (clip := await clips.get()) is not None:
+            if not len(clip.pcm):
+                continue
+            tracker.add_words(tracker.sent_s, clip.word_end_s)
+            answer.spoken_text.append(clip.text)
+            if self.setup.output_transcription:
+                await self._send(out.output_transcription(clip.text + " "))
+            pcm = clip.pcm.astype("<i2").tobytes()
+            for start in range(0, len(clip.pcm), CHUNK_SAMPLES):
+                wait = tracker.wait_before_next()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                chunk = pcm[start * 2 : (start + CHUNK_SAMPLES) * 2]
+                if answer.cancel.is_set() and answer.finished:
+                    return
+                await self._send(out.model_audio(chunk))
+                samples = len(chunk) // 2
+                tracker.on_sent(samples)
+                self.meter.add_output_audio(samples, OUTPUT_RATE)
+                if not answer.speaking:
+                    answer.speaking = True
+                    self._emit("first_audio", answer_id=answer.id)
+
+    def _interrupt(self, answer: Answer, *, reason: str) -> None:
+        """Stop the answer now; memory keeps only what the listener heard. No await before the stop."""
+        if answer.finished:
+            return
+        answer.finished = True
+        answer.stop()
+        heard = answer.playback.heard_text() if answer.playback else ""
+        played = answer.playback.played_s() if answer.playback else 0.0
+        if heard:
+            self.memory.add_assistant(heard, interrupted=True)
+        if self._answer is answer:
+            self._answer = None
+        self._emit("interrupted", answer_id=answer.id, reason=reason, heard=heard, played_s=round(played, 3))
+        self._spawn(self._send_interrupted(answer))
+
+    async def _send_interrupted(self, answer: Answer) -> None:
+        await self._send(out.interrupted())
+        await self._record_and_complete(answer, reason=None, outcome="interrupted", extra={"answer_id": answer.id})
+
+    async def _finish_turn(self, answer: Answer, *, reason: str | None, outcome: str, extra: dict[str, Any]) -> None:
+        if answer.finished:
+            return
+        answer.finished = True
+        if self._answer is answer:
+            self._answer = None
+        await self._record_and_complete(answer, reason=reason, outcome=outcome, extra=extra)
+
+    async def _record_and_complete(self, answer: Answer, *, reason: str | None, outcome: str, extra: dict[str, Any]) -> None:
+        usage = self.meter.take_turn()
+        self._turn_index += 1
+        await self._record(usage, outcome)
+        self._emit("turn_complete", answer_id=answer.id, outcome=outcome, usage=usage.to_wire(vertex=False))
+        await self._send(out.turn_complete(usage.to_wire(vertex=self.options.vertex), reason=reason, extra=extra))
+
+    async def _record(self, usage: TurnUsage, outcome: str) -> None:
+        """Commit usage to the ledger before the client hears of it."""
+        ledger = self.services.ledger
+        if ledger is None:
+            return
+        event = UsageEvent(
+            session_id=self.session_id,
+            turn_index=self._turn_index,
+            api_key_id=self.options.api_key_id,
+            model=self.model.name,
+            at=datetime.now(UTC),
+            outcome=outcome,  # type: ignore[arg-type]
+            prompt_audio_tokens=usage.prompt_audio_tokens,
+            prompt_text_tokens=usage.prompt_text_tokens,
+            response_audio_tokens=usage.response_audio_tokens,
+            response_text_tokens=usage.response_text_tokens,
+            input_audio_s=usage.input_audio_s,
+            output_audio_s=usage.output_audio_s,
+        )
+        await asyncio.to_thread(ledger.record, event)
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None and not self._closed:
+            log.error("session %s: background task failed", self.session_id, exc_info=exc)
+            self._emit("error", stage="session", message=f"{type(exc).__name__}: {exc}")
+
+    def _emit(self, kind: str, **fields: Any) -> None:
+        event = {"type": kind, "session_id": self.session_id, "t": round(self.options.clock(), 3), **fields}
+        log.debug("event %s", event)
+        if self.options.observer is not None:
+            self.options.observer(event)
+
+    async def close(self) -> None:
+        """The connection ended: stop work; bill listening time not yet reported."""
+        self._closed = True
+        if self._answer is not None:
+            self._answer.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        usage = self.meter.take_turn()
+        if usage.total_tokens:
+            self._turn_index += 1
+            try:
+                await self._record(usage, "listening")
+            except Exception:  # the socket is gone; the ledger failure must still be visible
+                log.exception("session %s: could not record final usage", self.session_id)
