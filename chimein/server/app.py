@@ -9,6 +9,7 @@ a short reason, never as a traceback on the wire and never as a JSON ``error`` f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http
 import json
 import logging
@@ -17,6 +18,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -164,15 +166,15 @@ class LiveServer:
             raise ProtocolError(CLOSE_POLICY, "the first frame must be {\"setup\": {...}}; got " + (", ".join(sorted(message)[:3]) or "{}"))
         setup = parse_setup(body)
         model = resolve_model(setup.model)
+        async def send(message: dict[str, Any]) -> None:
+            await ws.send(json.dumps(message, separators=(",", ":")))
+
         options = SessionOptions(
             api_key_id=api_key_id(key),
             vertex=flavour == "vertex",
             output_lead_s=self.config.output_lead_s,
-            observer=self.config.on_session_event,
+            observer=self._observer(ws, send),
         )
-
-        async def send(message: dict[str, Any]) -> None:
-            await ws.send(json.dumps(message, separators=(",", ":")))
 
         session = LiveSession(setup, model, self.services, send, options)
         self.active_sessions += 1
@@ -182,6 +184,32 @@ class LiveServer:
         )
         await send(out.setup_complete(session.session_id))
         return session
+
+
+    def _observer(self, ws: ServerConnection, send: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], None]:
+        """The session's event stream: to the server's subscriber, and to the client if it asked.
+
+        A client opts in with ``?chimein_events=1`` on the WebSocket URL and then also receives
+        ``{"chimeinEvent": {...}}`` frames (decisions, transcripts, interruptions); SDK clients never
+        ask, so they never see a frame they do not know.
+        """
+        assert ws.request is not None
+        wants_events = parse_qs(urlsplit(ws.request.path).query).get("chimein_events", ["0"])[0] in ("1", "true")
+        loop = asyncio.get_running_loop()
+        subscriber = self.config.on_session_event
+
+        def observe(event: dict[str, Any]) -> None:
+            if subscriber is not None:
+                subscriber(event)
+            if wants_events:
+                loop.create_task(_send_quietly(send, {"chimeinEvent": event}))
+
+        return observe
+
+
+async def _send_quietly(send: Callable[[dict[str, Any]], Any], message: dict[str, Any]) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        await send(message)
 
 
 def _port_of(server: Server) -> int:
