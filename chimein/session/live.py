@@ -59,12 +59,13 @@ from chimein.protocol.models import ModelEntry
 from chimein.session.pacing import CHUNK_SAMPLES, PlaybackTracker
 from chimein.session.services import Services
 from chimein.usage.ledger import UsageEvent
-from chimein.usage.tokens import TurnUsage, UsageMeter
+from chimein.usage.tokens import UsageMeter
 
 log = logging.getLogger("chimein.session")
 
 SMART_TURN_THRESHOLD = 0.5  # Smart Turn's output is a probability; > 0.5 means complete (model card)
 DEFAULT_MAX_ANSWER_TOKENS = 80
+LEDGER_CHECKPOINT_S = 1.0
 SPOKEN_STYLE = (
     "You are speaking out loud in a live voice conversation. Answer in one or two short, plain sentences. "
     "No lists, no markdown."
@@ -141,6 +142,7 @@ class LiveSession:
         self._turn_index = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
+        self._spawn(self._checkpoint_listening())
 
     # ---------------------------------------------------------------- events in
 
@@ -435,32 +437,36 @@ class LiveSession:
         await self._record_and_complete(answer, reason=reason, outcome=outcome, extra=extra)
 
     async def _record_and_complete(self, answer: Answer, *, reason: str | None, outcome: str, extra: dict[str, Any]) -> None:
-        usage = self.meter.take_turn()
         self._turn_index += 1
-        await self._record(usage, outcome)
+        await self._record(outcome)  # the ledger first: it must hold at least what the client is told
+        usage = self.meter.take_turn()
         self._emit("turn_complete", answer_id=answer.id, outcome=outcome, usage=usage.to_wire(vertex=False))
         await self._send(out.turn_complete(usage.to_wire(vertex=self.options.vertex), reason=reason, extra=extra))
 
-    async def _record(self, usage: TurnUsage, outcome: str) -> None:
-        """Commit usage to the ledger before the client hears of it."""
+    async def _record(self, outcome: str) -> None:
+        """Commit what the ledger has not seen yet (off the event loop); no-op without a ledger."""
         ledger = self.services.ledger
         if ledger is None:
             return
-        event = UsageEvent(
+        usage = self.meter.take_unrecorded()
+        if not usage.total_tokens:
+            return
+        event = UsageEvent.from_usage(
+            usage,
             session_id=self.session_id,
             turn_index=self._turn_index,
             api_key_id=self.options.api_key_id,
             model=self.model.name,
             at=datetime.now(UTC),
             outcome=outcome,  # type: ignore[arg-type]
-            prompt_audio_tokens=usage.prompt_audio_tokens,
-            prompt_text_tokens=usage.prompt_text_tokens,
-            response_audio_tokens=usage.response_audio_tokens,
-            response_text_tokens=usage.response_text_tokens,
-            input_audio_s=usage.input_audio_s,
-            output_audio_s=usage.output_audio_s,
         )
         await asyncio.to_thread(ledger.record, event)
+
+    async def _checkpoint_listening(self) -> None:
+        """Record listening time about once a second, so a killed server loses at most that second."""
+        while True:
+            await asyncio.sleep(LEDGER_CHECKPOINT_S)
+            await self._record("listening")
 
     # ---------------------------------------------------------------- plumbing
 
@@ -494,10 +500,7 @@ class LiveSession:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        usage = self.meter.take_turn()
-        if usage.total_tokens:
-            self._turn_index += 1
-            try:
-                await self._record(usage, "listening")
-            except Exception:  # the socket is gone; the ledger failure must still be visible
-                log.exception("session %s: could not record final usage", self.session_id)
+        try:
+            await self._record("listening")
+        except Exception:  # the socket is gone; the ledger failure must still be visible
+            log.exception("session %s: could not record final usage", self.session_id)
