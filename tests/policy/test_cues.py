@@ -1,0 +1,106 @@
+"""The rule cues: request or chatter, who is addressed, name and wake phrase used as a call."""
+
+from __future__ import annotations
+
+import pytest
+
+from chimein.policy.cues import analyse
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("I really like Italian food; do you know how to make a pizza?", "question"),
+        ("How long should I boil spaghetti?", "question"),
+        ("how long should I boil spaghetti", "question"),  # no punctuation
+        ("my sauce keeps splitting how do I fix it", "question"),  # question inside, no punctuation
+        ("Turn on the lights.", "command"),
+        ("please set a timer for ten minutes", "command"),
+        ("Can you tell me how many ounces are in a cup?", "question"),
+        ("I wonder what the population of Canada is.", "open_need"),
+        ("Does anyone know if metformin should be taken with food", "open_need"),
+        ("I never know whether to salt the pasta water.", "open_need"),
+        ("Do you want to get tacos?", "social"),
+        ("Have you ever been to Lisbon?", "social"),
+        ("Should we order sushi tonight?", "social"),
+        ("Where did you buy it?", "social"),
+        ("Does anyone want more salad?", "social"),
+        ("Let's open the champagne at midnight.", "social"),
+        ("I really love cooking!", "statement"),
+        ("Oh yes, me too! My favorite is French cuisine.", "statement"),
+        ("And the living room too.", "continuation"),
+    ],
+)
+def test_request_kind(text: str, kind: str) -> None:
+    assert analyse(text).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "person"),
+    [
+        ("Maria, do you want pizza tonight?", "Maria"),
+        ("maria do you want pizza tonight", "maria"),  # ASR without punctuation
+        ("Hey Chris, can you hand me the spatula?", "Chris"),
+        ("Dad, can you pass the potatoes?", "Dad"),
+        ("The lasagna is delicious, Mom.", "Mom"),
+        ("Yes, Juventus played terribly, who will win?", None),
+        ("Oh lovely, is a pinot noir served chilled?", None),
+        ("Great idea, did you put it in the fridge?", None),
+        ("How long should I boil spaghetti?", None),
+    ],
+)
+def test_question_to_a_person(text: str, person: str | None) -> None:
+    assert analyse(text).to_person == person
+
+
+@pytest.mark.parametrize(
+    ("text", "called"),
+    [
+        ("Nova, turn on the lights.", True),
+        ("nova turn on the lights", True),
+        ("Hey Nova, what's the weather like?", True),
+        ("What time is it, Nova?", True),
+        ("Okay Nova, remind me to water the plants.", True),
+        ("can you add milk to the list nova", True),
+        ("Nova and her brother went out.", False),
+        ("Nova is broken again.", False),
+        ("I asked Nova yesterday.", False),
+        ("Did Nova remind you about the dentist?", False),
+        ("I named it Nova.", False),
+    ],
+)
+def test_name_used_to_address_or_mentioned(text: str, called: bool) -> None:
+    cues = analyse(text, names=("Nova",))
+    assert (cues.assistant_vocative is not None) is called
+    assert cues.name_mentioned
+    assert cues.to_person is None
+
+
+@pytest.mark.parametrize(
+    ("text", "wake", "passing"),
+    [
+        ("hey chef how long do I roast a chicken", True, False),
+        ("Hey, Chef! Can you convert grams to cups?", True, False),
+        ("HEY CHEF. Timer for five minutes.", True, False),
+        ("Okay, hey chef: is this cooked?", True, False),
+        ("She always says hey chef when she walks in.", False, True),
+        ("The head chef is amazing.", False, False),
+        ("Hey Chris, pass the salt.", False, False),
+    ],
+)
+def test_wake_phrase_variants(text: str, wake: bool, passing: bool) -> None:
+    cues = analyse(text, wake_phrases=("hey chef",))
+    assert (cues.wake == "hey chef") is wake
+    assert cues.wake_in_passing is passing
+
+
+def test_ok_and_okay_are_the_same_wake_phrase() -> None:
+    assert analyse("Okay computer, what's the time?", wake_phrases=("ok computer",)).wake == "ok computer"
+    assert analyse("OK computer play the news", wake_phrases=("ok computer",)).wake == "ok computer"
+    assert analyse("Okay, have you tried restarting the computer?", wake_phrases=("ok computer",)).wake is None
+
+
+def test_anaphora_marks_a_follow_up() -> None:
+    assert analyse("Can it make you drowsy?").anaphoric
+    assert analyse("And how long in the oven?").anaphoric
+    assert not analyse("What time is the taxi coming?").anaphoric
