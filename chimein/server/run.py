@@ -63,7 +63,7 @@ async def serve_forever(options: ServeOptions) -> int:
         llm_api_key=options.llm_api_key,
         ledger_url=options.ledger,
     )
-    from chimein.server.console import console_routes  # the browser console, served at /
+    from chimein.server.console import console_routes, console_url  # the browser console, served at /
 
     config = ServerConfig(
         host=options.host,
@@ -83,6 +83,8 @@ async def serve_forever(options: ServeOptions) -> int:
     tls_port = next(p for _, p, tls in bound if tls)
     print(client_snippet(options.host, tls_port, str(cert), keys[0] if keys else None), flush=True)
     urls = " ".join(f"{'wss' if tls else 'ws'}://{h}:{p}" for h, p, tls in bound)
+    plain = next((p for _, p, tls in bound if not tls), None)
+    print(f"console: open {console_url(options.host, plain, tls_port)} in a browser", flush=True)
     print(f"ready {urls}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
