@@ -1,20 +1,33 @@
 """The conversation as the assistant remembers it.
 
-Three kinds of entry, kept apart because they mean different things to the answer engine:
+Four kinds of entry, kept apart because they mean different things to the answer engine:
 what participants said (``user``), what the assistant said and was actually heard saying
-(``assistant``, cut at the played position when interrupted), and material the assistant only
-listened to (``heard``: a co-listened recording or file).
+(``assistant``, cut at the played position when interrupted), material the assistant only
+listened to (``heard``: a co-listened recording, whose sentences live in :attr:`heard`), and
+the ``summary`` note that context compression leaves in place of dropped turns.
+
+Answers about heard material are grounded by retrieval (:mod:`chimein.memory.heard`): an
+:class:`AnswerPlan` carries either a fixed reply (a quote from the recording, or "I did not
+hear that") or the chat messages for the language model with the evidence in the system prompt.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from chimein.generation.llm import ChatMessage
+from chimein.generation.llm import ChatMessage, LanguageModel
+from chimein.memory.heard import Grounding, HeardStore
+from chimein.memory.listening import HeardSentence
 
-EntryKind = Literal["user", "assistant", "heard"]
+EntryKind = Literal["user", "assistant", "heard", "summary"]
+AnswerMode = Literal["quote", "llm"]
+"""How questions about heard material are answered: ``quote`` replies with the retrieved
+sentence itself (the embedded 135M model invents facts even with the evidence in its prompt;
+see ``python -m chimein.memory.evaluate``); ``llm`` lets the language model answer from the
+evidence (for stronger backends)."""
 
 
 @dataclass
@@ -24,14 +37,41 @@ class Entry:
     speaker: str = ""
     at_s: float = 0.0
     interrupted: bool = False
-    source: str = ""  # for heard material: "recording", a file name...
+    source: str = ""  # for heard material: "recording", "microphone"...
+    recording_id: int | None = None
+
+
+@dataclass(frozen=True)
+class AnswerPlan:
+    """How the next answer is produced: a fixed grounded reply, or the LLM on ``messages``."""
+
+    messages: list[ChatMessage]
+    grounding: Grounding | None = None
+    fixed_reply: str | None = None
+
+    def stream_reply(
+        self, llm: LanguageModel, *, max_tokens: int, cancel: threading.Event | None = None
+    ) -> Iterator[str]:
+        """Text deltas of the answer (blocking; run it where the LLM would run)."""
+        if self.fixed_reply is not None:
+            if cancel is None or not cancel.is_set():
+                yield self.fixed_reply
+            return
+        yield from llm.stream_reply(self.messages, max_tokens=max_tokens, cancel=cancel)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "fixed_reply": self.fixed_reply is not None,
+            "grounding": self.grounding.to_json() if self.grounding is not None else None,
+        }
 
 
 @dataclass
 class Conversation:
-    """Ordered entries plus the rendering into chat messages for the language model."""
+    """Ordered entries, the heard store, and the rendering into chat messages for the LLM."""
 
     entries: list[Entry] = field(default_factory=list)
+    heard: HeardStore = field(default_factory=HeardStore)
 
     def add_user(self, text: str, *, speaker: str = "user", at_s: float = 0.0) -> Entry:
         entry = Entry("user", text.strip(), speaker=speaker, at_s=at_s)
@@ -43,26 +83,84 @@ class Conversation:
         self.entries.append(entry)
         return entry
 
-    def add_heard(self, text: str, *, source: str, at_s: float = 0.0) -> Entry:
-        entry = Entry("heard", text.strip(), speaker=source, at_s=at_s, source=source)
+    def start_heard(self, *, source: str, at_s: float = 0.0, duration_s: float | None = None) -> Entry:
+        """Begin a heard recording; add its sentences with :meth:`add_heard_sentences`."""
+        rec = self.heard.start_recording(source, heard_at_s=at_s, duration_s=duration_s)
+        entry = Entry("heard", "", speaker=source, at_s=at_s, source=source, recording_id=rec.id)
         self.entries.append(entry)
+        return entry
+
+    def add_heard_sentences(self, entry: Entry, sentences: Sequence[HeardSentence], vectors: Any = None) -> None:
+        assert entry.recording_id is not None
+        self.heard.add_sentences(entry.recording_id, sentences, vectors)
+        entry.text = self.heard.transcript(entry.recording_id)
+
+    def finish_heard(self, entry: Entry, *, duration_s: float | None = None) -> None:
+        assert entry.recording_id is not None
+        self.heard.finish_recording(entry.recording_id, duration_s=duration_s)
+
+    def add_heard(self, text: str, *, source: str, at_s: float = 0.0, duration_s: float | None = None) -> Entry:
+        """A whole heard passage at once (no timings inside it): one sentence at 0 s."""
+        entry = self.start_heard(source=source, at_s=at_s, duration_s=duration_s)
+        self.add_heard_sentences(entry, [HeardSentence(0.0, duration_s or 0.0, text.strip())])
+        self.finish_heard(entry, duration_s=duration_s)
         return entry
 
     def recent(self, kinds: Sequence[EntryKind] = ("user", "assistant"), limit: int = 6) -> list[Entry]:
         picked = [e for e in self.entries if e.kind in kinds]
         return picked[-limit:]
 
+    def pending_question(self) -> str | None:
+        """The latest participant turn not answered yet (None when the assistant spoke last)."""
+        for entry in reversed(self.entries):
+            if entry.kind == "assistant":
+                return None
+            if entry.kind == "user":
+                return entry.text
+        return None
+
+    # -- rendering -------------------------------------------------------------------------------
+
+    def answer_plan(self, system: str, *, mode: AnswerMode = "llm", max_turns: int = 8) -> AnswerPlan:
+        """Ground the pending question in heard material, then choose a fixed reply or messages.
+
+        Blocking (embeds the question): call it from a worker thread in the server.
+        """
+        question = self.pending_question()
+        grounding = None
+        if question and self.heard.recordings:
+            grounding = self.heard.ground(question)
+        elif not question and self.entries and self.entries[-1].kind == "heard":
+            # A file sent with turnComplete and no question: say what was heard.
+            return AnswerPlan(self.chat_messages(system, max_turns=max_turns), None, self._heard_gist_reply())
+        if mode == "quote" and grounding is not None:
+            reply = grounding.quote_reply()
+            if reply is not None:
+                return AnswerPlan(self._messages(system, grounding, max_turns, notes=False), grounding, reply)
+        notes = mode == "llm"
+        return AnswerPlan(self._messages(system, grounding, max_turns, notes=notes), grounding, None)
+
     def chat_messages(self, system: str, *, max_turns: int = 8) -> list[ChatMessage]:
-        """System prompt, heard material as context, then the last turns in chat form.
+        """System prompt (with heard evidence for the pending question), then the last turns.
 
         Consecutive user entries (several participants talking) are merged into one user message
         with speaker labels, since chat templates expect alternating roles.
         """
-        heard = [e for e in self.entries if e.kind == "heard"]
+        question = self.pending_question()
+        grounding = self.heard.ground(question) if question and self.heard.recordings else None
+        return self._messages(system, grounding, max_turns, notes=True)
+
+    def _messages(self, system: str, grounding: Grounding | None, max_turns: int, *, notes: bool) -> list[ChatMessage]:
         system_text = system
-        if heard:
-            notes = "\n".join(f"- ({e.source}) {e.text}" for e in heard[-4:])
-            system_text += "\nAudio you listened to earlier (not said to you):\n" + notes
+        summary = next((e for e in self.entries if e.kind == "summary"), None)
+        if summary is not None:
+            system_text += "\nEarlier in this conversation (summarised): " + summary.text
+        if notes and self.heard.recordings:
+            system_text += "\nRecordings you listened to: " + " ".join(
+                self.heard.note(r.id) + "." for r in self.heard.recordings
+            )
+        if grounding is not None and grounding.prompt_note():
+            system_text += "\n" + grounding.prompt_note()
         messages = [ChatMessage("system", system_text)]
         for entry in self.recent(limit=max_turns):
             if entry.kind == "assistant":
@@ -75,3 +173,13 @@ class Conversation:
             else:
                 messages.append(ChatMessage("user", label + entry.text))
         return messages
+
+    def _heard_gist_reply(self) -> str:
+        entry = self.entries[-1]
+        assert entry.recording_id is not None
+        rec = self.heard.recording(entry.recording_id)
+        segments = self.heard.segments(rec.id)
+        if not segments:
+            return f"I listened to {rec.label}, but I heard no speech in it."
+        first = segments[0].text.strip()
+        return f"I listened to {rec.label}. It begins: \"{first}\""

@@ -251,3 +251,25 @@ def _dedupe(items: tuple[str, ...]) -> tuple[str, ...]:
     for item in items:
         seen.setdefault(item.lower(), item)
     return tuple(seen.values())
+
+
+_GATING_CLAUSE = re.compile(
+    r"[^.;!?]*\b(only|never|don'?t|do not)\b[^.;!?]*\b(chime in|respond|reply|answer|speak|talk|interject|say anything)\b[^.;!?]*[.;!?]?",
+    re.IGNORECASE,
+)
+
+
+def answer_instruction(text: str | None) -> str:
+    """The instruction without its gating clauses, for the model that writes the answer.
+
+    "You are an AI assistant in Italian cooking; only chime in when the topic is about Italian
+    cooking." -> "You are an AI assistant in Italian cooking." The gating is the policy's job;
+    left in, it tempts a small model to talk about when it may speak instead of answering.
+    """
+    if not text:
+        return ""
+    kept = _GATING_CLAUSE.sub(" ", text)
+    kept = re.sub(r"\s+", " ", kept).strip(" ;,")
+    if kept and kept[-1] not in ".!?":
+        kept += "."
+    return kept

@@ -23,15 +23,16 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from chimein.generation.llm import LanguageModel, LanguageModelError
+from chimein.generation.llm import ChatMessage, LanguageModel, LanguageModelError
 from chimein.generation.text import ClauseSplitter
 from chimein.generation.tts import OUTPUT_RATE, SpokenAudio, resolve_voice
 from chimein.memory.conversation import Conversation
 from chimein.perception.activity import (
+    TRAILING_PAD_S,
     ActivityConfig,
     ActivityDetector,
     SpeechEnded,
@@ -40,6 +41,11 @@ from chimein.perception.activity import (
     SpeechStarted,
 )
 from chimein.perception.audio import INPUT_RATE, pcm16_to_float
+from chimein.perception.echo import EchoCanceller
+from chimein.perception.history import AudioHistory
+from chimein.perception.levels import speech_level_db
+from chimein.policy.barge_in import is_stop_request, judge_overlap
+from chimein.policy.instruction import answer_instruction
 from chimein.policy.proactivity import Decision, ProactivityPolicy, Turn
 from chimein.protocol import server_messages as out
 from chimein.protocol.messages import (
@@ -66,10 +72,14 @@ log = logging.getLogger("chimein.session")
 SMART_TURN_THRESHOLD = 0.5  # Smart Turn's output is a probability; > 0.5 means complete (model card)
 DEFAULT_MAX_ANSWER_TOKENS = 80
 LEDGER_CHECKPOINT_S = 1.0
-SPOKEN_STYLE = (
-    "You are speaking out loud in a live voice conversation. Answer in one or two short, plain sentences. "
-    "No lists, no markdown."
-)
+HISTORY_S = 60.0  # input audio kept to rebuild a turn that continued after a pause
+# Speech this far below the participants' level is someone else in the room (a TV, side talk).
+CHATTER_MARGIN_DB = 7.0
+# After a turn that ended on the silence fallback with an unfinished sound (Smart Turn low, or a
+# trailing "and"/"maybe"), wait this much longer before speaking: the speaker is likely mid-thought.
+PAUSE_GRACE_S = 1.0
+UNFINISHED_SCORE = 0.2
+CONTINUATION_WORDS = frozenset("and or but so because maybe um uh the a an to of with like if then".split())
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -83,6 +93,9 @@ class SessionOptions:
     output_lead_s: float = 0.25
     clock: Callable[[], float] = time.monotonic
     observer: Callable[[dict[str, Any]], None] | None = None  # the per-session event stream
+    end_of_turn: Literal["smart_turn", "silence"] = "smart_turn"
+    """smart_turn: ask Smart Turn at each pause, silence ends the turn otherwise; silence: only the
+    silence timeout ends a turn (the benchmark's plain turn-taking baseline)."""
 
 
 @dataclass
@@ -97,12 +110,38 @@ class Answer:
     spoken_text: list[str] = field(default_factory=list)
     speaking: bool = False  # first audio byte sent
     finished: bool = False
+    carried: bool = False  # the user audio joins an earlier, unfinished part of the turn
+    start_s: float = 0.0  # where the user's turn began on the input clock
+    from_participant: bool = False  # already known to be a participant (it interrupted an answer)
+    may_send: asyncio.Event = field(default_factory=asyncio.Event)  # cleared while an overlap is judged
+
+    def __post_init__(self) -> None:
+        self.may_send.set()
+
+    def hold(self) -> None:
+        self.may_send.clear()
+
+    def release(self) -> None:
+        if self.playback is not None:
+            self.playback.rebase()
+        self.may_send.set()
 
     def stop(self) -> None:
         """Safe to call twice: cancels the LLM thread and the tasks."""
         self.cancel.set()
         if self.task is not None and not self.task.done():
             self.task.cancel()
+
+
+@dataclass
+class Overlap:
+    """Speech that began while the assistant was talking, being judged: interruption or back-channel?"""
+
+    answer: Answer
+    start_s: float
+    paused: bool = False
+    ended_audio: np.ndarray | None = None
+    ended_at_s: float = 0.0
 
 
 class LiveSession:
@@ -135,6 +174,7 @@ class LiveSession:
         self.memory = Conversation()
         self.policy = ProactivityPolicy(setup.system_instruction, embedder=services.embedder) if setup.proactive_audio else None
         self.llm: LanguageModel = services.llm
+        self.answer_instruction = answer_instruction(setup.system_instruction)
         self._detector_lock = asyncio.Lock()
         self._pause_seq = 0
         self._manual_audio: list[np.ndarray] | None = None  # activityStart..activityEnd in manual mode
@@ -142,7 +182,21 @@ class LiveSession:
         self._turn_index = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
+        self.echo = EchoCanceller()
+        self._history = AudioHistory(max_s=HISTORY_S)  # what the detector heard, for joining a continued turn
+        self._utterance_start_s = 0.0
+        self._carry_start_s: float | None = None
+        self._overlap: Overlap | None = None
+        self._ignore_utterance: str | None = None  # why the current utterance is not a turn
+        self._interrupting_utterance = False  # the current utterance interrupted an answer: a participant
+        self._participant_levels: list[float] = []
+        self._eot_probability: float | None = None  # Smart Turn's last score in this utterance
+        self._speculative: tuple[int, asyncio.Future[Any]] | None = None  # (pause seq, ASR of the paused audio)
+        self._speech_lock = asyncio.Lock()  # one answer's audio at a time
         self._spawn(self._checkpoint_listening())
+        prefill = getattr(self.llm, "prefill", None)
+        if prefill is not None:  # pay the new instruction's prompt cost now, not on the first answer
+            self._spawn(asyncio.to_thread(prefill, [ChatMessage("system", self.answer_instruction)]))
 
     # ---------------------------------------------------------------- events in
 
@@ -157,7 +211,9 @@ class LiveSession:
         elif isinstance(event, ActivityStart):
             self._require_manual("activityStart")
             self._manual_audio = []
-            self._on_user_started()
+            answer = self._answer
+            if answer is not None and answer.speaking and self.setup.activity_handling != "NO_INTERRUPTION":
+                self._interrupt(answer, reason="activityStart from the client")
         elif isinstance(event, ActivityEnd):
             self._require_manual("activityEnd")
             chunks, self._manual_audio = self._manual_audio or [], None
@@ -186,25 +242,51 @@ class LiveSession:
                 self._manual_audio.append(audio)
             return
         async with self._detector_lock:
-            events = await asyncio.to_thread(self.detector.push, audio)
+            events = await asyncio.to_thread(self._hear, audio)
         await self._on_activity(events)
+
+    def _hear(self, audio: np.ndarray) -> list[Any]:
+        """Worker thread: cancel our own voice, then detect activity in what is left."""
+        cleaned = self.echo.process(audio)
+        self._history.append(cleaned)
+        return self.detector.push(cleaned)
 
     async def _on_activity(self, events: list[Any]) -> None:
         for event in events:
             if isinstance(event, SpeechStarted):
                 self._emit("speech_started", at_s=event.at_s)
-                self._on_user_started()
+                self._utterance_start_s = event.at_s
+                self._eot_probability = None
+                self._ignore_utterance = None
+                self._on_user_started(event.at_s)
             elif isinstance(event, SpeechPaused):
                 self._pause_seq += 1
-                self._spawn(self._check_end_of_turn(event, self._pause_seq))
+                if self._overlap is not None:
+                    self._overlap.paused = True
+                if self._ignore_utterance is None and self.options.end_of_turn == "smart_turn":
+                    self._spawn(self._check_end_of_turn(event, self._pause_seq))
             elif isinstance(event, SpeechResumed):
                 self._pause_seq += 1
+                if self._overlap is not None:
+                    self._overlap.paused = False
             elif isinstance(event, SpeechEnded):
                 self._emit("speech_ended", at_s=event.at_s)
-                self._end_user_turn(event.audio, event.at_s)
+                if self._overlap is not None:
+                    self._overlap.paused = True
+                    self._overlap.ended_audio, self._overlap.ended_at_s = event.audio, event.at_s
+                elif self._ignore_utterance is not None:
+                    self._emit("ignored", reason=self._ignore_utterance, at_s=event.at_s)
+                    self._ignore_utterance = None
+                else:
+                    self._end_user_turn(event.audio, event.at_s, interrupting=self._interrupting_utterance)
+                self._interrupting_utterance = False
 
     async def _check_end_of_turn(self, paused: SpeechPaused, seq: int) -> None:
+        if self._overlap is None:
+            # Speculative: transcribe the paused audio now; reused if the turn ends in this pause.
+            self._speculative = (seq, asyncio.ensure_future(asyncio.to_thread(self.services.asr.transcribe, paused.audio)))
         probability = await asyncio.to_thread(self.services.smart_turn.completion_probability, paused.audio)
+        self._eot_probability = probability
         self._emit("end_of_turn_scored", at_s=paused.at_s, probability=round(probability, 3))
         if probability <= SMART_TURN_THRESHOLD or seq != self._pause_seq:
             return  # incomplete, or the speaker went on meanwhile: wait for more or for the silence fallback
@@ -216,8 +298,8 @@ class LiveSession:
 
     # ---------------------------------------------------------------- turn state
 
-    def _on_user_started(self) -> None:
-        """Someone started speaking: continue a turn not yet answered, or interrupt an answer."""
+    def _on_user_started(self, at_s: float) -> None:
+        """Someone started speaking: continue a turn not yet answered, or judge an overlap."""
         answer = self._answer
         if answer is None or answer.finished:
             return
@@ -225,22 +307,83 @@ class LiveSession:
             # Not a word said yet: the speaker had only paused. Drop the answer, keep their audio.
             answer.stop()
             self._answer = None
-            self._carry_audio = answer.user_audio
+            self._carry_start_s = answer.start_s
             self._emit("answer_dropped", answer_id=answer.id, reason="speaker continued before the answer began")
             return
         if self.setup.activity_handling == "NO_INTERRUPTION":
             return
-        self._interrupt(answer, reason="speech started over the answer")
+        level = speech_level_db(self.detector.utterance_audio())
+        if self._is_chatter(level):
+            self._ignore_utterance = f"background speech at {level:.0f} dBFS, below the participants"
+            self._emit("overlap_ignored", answer_id=answer.id, reason=self._ignore_utterance)
+            return
+        # Hold the output at once (a real interruption is then already stopped), then judge.
+        answer.hold()
+        overlap = Overlap(answer=answer, start_s=at_s)
+        self._overlap = overlap
+        self._emit("overlap_started", answer_id=answer.id, at_s=at_s, level_db=round(level, 1))
+        self._spawn(self._judge_overlap(overlap))
 
-    _carry_audio: np.ndarray | None = None
+    async def _judge_overlap(self, overlap: Overlap) -> None:
+        transcript: str | None = None
+        transcribed_while_speaking = False
+        while self._overlap is overlap and not overlap.answer.finished:
+            duration = self.detector.clock_s - overlap.start_s
+            still = not overlap.paused
+            needs_words = transcript is None or (transcribed_while_speaking and not still)
+            if needs_words and (not still or duration >= 0.6):
+                audio = overlap.ended_audio if overlap.ended_audio is not None else self.detector.utterance_audio()
+                result = await asyncio.to_thread(self.services.asr.transcribe, audio)
+                transcript, transcribed_while_speaking = result.text, still
+                continue
+            verdict = judge_overlap(
+                duration_s=duration, still_speaking=still, transcript=transcript,
+                assistant_text=" ".join(overlap.answer.spoken_text),
+            )
+            if verdict.action == "wait":
+                await asyncio.sleep(0.05)
+                continue
+            self._overlap = None
+            self._emit("overlap_judged", answer_id=overlap.answer.id, transcript=transcript, **verdict.to_json())
+            if verdict.action == "interrupt":
+                self._interrupt(overlap.answer, reason=verdict.reason)
+                if is_stop_request(transcript or ""):
+                    self._ignore_utterance = "the listener asked the assistant to stop; nothing to answer"
+                    if overlap.ended_audio is not None:
+                        self._emit("ignored", reason=self._ignore_utterance, text=transcript)
+                        self._ignore_utterance = None
+                elif overlap.ended_audio is not None:
+                    self._end_user_turn(overlap.ended_audio, overlap.ended_at_s, interrupting=True)
+                else:
+                    self._interrupting_utterance = True
+                return
+            if overlap.ended_audio is None:
+                async with self._detector_lock:
+                    self.detector.end_now()  # close the back-channel's utterance; it is not a turn
+            self._emit("ignored", reason=verdict.reason, text=transcript or "")
+            overlap.answer.release()
+            return
 
-    def _end_user_turn(self, audio: np.ndarray, ended_at_s: float) -> None:
-        carried, self._carry_audio = self._carry_audio, None
-        if carried is not None and len(carried):
-            audio = np.concatenate([carried, audio])
+    def _is_chatter(self, level_db: float) -> bool:
+        if not self._participant_levels:
+            return False
+        reference = float(np.median(self._participant_levels[-8:]))
+        return level_db < reference - CHATTER_MARGIN_DB
+
+    def _end_user_turn(self, audio: np.ndarray, ended_at_s: float, *, interrupting: bool = False) -> None:
+        carry_start, self._carry_start_s = self._carry_start_s, None
+        start_s = self._utterance_start_s
+        if carry_start is not None:
+            # One turn across a pause: take the continuous audio, not two clips spliced together.
+            start_s = carry_start
+            padding = self.activity_config.prefix_padding_ms / 1000
+            joined = self._history.slice(carry_start - padding, ended_at_s + TRAILING_PAD_S)
+            if len(joined) >= len(audio):
+                audio = joined
         if not len(audio):
             return
-        answer = Answer(id=uuid.uuid4().hex[:12], user_audio=audio)
+        answer = Answer(id=uuid.uuid4().hex[:12], user_audio=audio, carried=carry_start is not None, start_s=start_s,
+                        from_participant=interrupting)
         self._answer = answer
         answer.task = self._spawn(self._run_spoken_turn(answer, ended_at_s))
 
@@ -278,17 +421,42 @@ class LiveSession:
 
     async def _run_spoken_turn(self, answer: Answer, ended_at_s: float) -> None:
         assert answer.user_audio is not None
-        transcription = await asyncio.to_thread(self.services.asr.transcribe, answer.user_audio)
+        speculative, self._speculative = self._speculative, None
+        eot_probability = self._eot_probability
+        if speculative is not None and speculative[0] == self._pause_seq and not answer.carried:
+            transcription = await speculative[1]  # the audio since that pause is silence: same words
+        else:
+            transcription = await asyncio.to_thread(self.services.asr.transcribe, answer.user_audio)
         text = transcription.text.strip()
-        self._emit("transcribed", answer_id=answer.id, text=text, ended_at_s=ended_at_s,
+        level = speech_level_db(answer.user_audio)
+        self._emit("transcribed", answer_id=answer.id, text=text, ended_at_s=ended_at_s, level_db=round(level, 1),
                    audio_s=round(len(answer.user_audio) / INPUT_RATE, 3))
         if not text:
             self._emit("ignored", reason="no words recognised (noise or a blip)")
             self._answer = None
             return
+        if self._is_chatter(level) and not answer.from_participant:
+            self._emit("ignored", reason=f"background speech at {level:.0f} dBFS, below the participants", text=text)
+            self._answer = None
+            return
+        self._participant_levels.append(level)
         if self.setup.input_transcription:
             await self._send(out.input_transcription(text))
+        grace = self._pause_grace(text, eot_probability)
+        if grace:
+            self._emit("pause_grace", answer_id=answer.id, seconds=grace, end_of_turn=eot_probability)
+            await asyncio.sleep(grace)  # a speaker who goes on now drops this answer and continues the turn
         await self._respond(answer, text)
+
+    @staticmethod
+    def _pause_grace(text: str, eot_probability: float | None) -> float:
+        """Extra wait before answering a turn that sounds unfinished (the silence fallback ended it)."""
+        last_word = text.rstrip(" .,!?;:").rsplit(" ", 1)[-1].lower()
+        unfinished_text = text.rstrip().endswith(("...", "…", ",")) or last_word in CONTINUATION_WORDS
+        unfinished_sound = eot_probability is not None and eot_probability < UNFINISHED_SCORE
+        if unfinished_text or (unfinished_sound and not text.rstrip().endswith(("?", "!"))):
+            return PAUSE_GRACE_S
+        return 0.0
 
     async def _run_text_turn(self, answer: Answer, text: str) -> None:
         await self._respond(answer, text)
@@ -305,7 +473,8 @@ class LiveSession:
             if decision is not None and not decision.answer:
                 await self._decline(answer, decision)
                 return
-            await self._speak(answer, decision)
+            async with self._speech_lock:  # with NO_INTERRUPTION an answer may wait for the one playing
+                await self._speak(answer, decision)
         except asyncio.CancelledError:
             raise
         except LanguageModelError as exc:
@@ -314,6 +483,10 @@ class LiveSession:
             await self._finish_turn(answer, reason=None, outcome="answered", extra={"error": str(exc)})
 
     async def _decline(self, answer: Answer, decision: Decision) -> None:
+        for entry in reversed(self.memory.entries):  # people talking among themselves: not context for answers
+            if entry.kind == "user":
+                entry.addressed = False
+                break
         self._emit("decision", answer_id=answer.id, **decision.to_json())
         log.info("session %s: %s", self.session_id, decision.reason)
         await self._finish_turn(answer, reason="RESPONSE_REJECTED", outcome="declined",
@@ -322,8 +495,7 @@ class LiveSession:
     async def _speak(self, answer: Answer, decision: Decision | None) -> None:
         if decision is not None:
             self._emit("decision", answer_id=answer.id, **decision.to_json())
-        system = SPOKEN_STYLE + ("\n" + self.setup.system_instruction if self.setup.system_instruction else "")
-        messages = self.memory.chat_messages(system)
+        messages = self.memory.chat_messages(self.answer_instruction)
         max_tokens = self.setup.max_output_tokens or DEFAULT_MAX_ANSWER_TOKENS
         loop = asyncio.get_running_loop()
         deltas: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
@@ -395,12 +567,17 @@ class LiveSession:
                 await self._send(out.output_transcription(clip.text + " "))
             pcm = clip.pcm.astype("<i2").tobytes()
             for start in range(0, len(clip.pcm), CHUNK_SAMPLES):
+                await answer.may_send.wait()
                 wait = tracker.wait_before_next()
                 if wait > 0:
                     await asyncio.sleep(wait)
+                    await answer.may_send.wait()
                 chunk = pcm[start * 2 : (start + CHUNK_SAMPLES) * 2]
-                if answer.cancel.is_set() and answer.finished:
+                if answer.finished:
                     return
+                # The microphone will hear this chunk once it plays: tell the echo canceller when.
+                self.echo.add_reference(clip.pcm[start : start + CHUNK_SAMPLES], OUTPUT_RATE,
+                                        self.detector.clock_s + tracker.play_delay_s())
                 await self._send(out.model_audio(chunk))
                 samples = len(chunk) // 2
                 tracker.on_sent(samples)
@@ -415,6 +592,9 @@ class LiveSession:
             return
         answer.finished = True
         answer.stop()
+        answer.may_send.set()
+        if self._overlap is not None and self._overlap.answer is answer:
+            self._overlap = None
         heard = answer.playback.heard_text() if answer.playback else ""
         played = answer.playback.played_s() if answer.playback else 0.0
         if heard:

@@ -42,6 +42,17 @@ class PlaybackTracker:
             self.started_at = self.clock()
         self.sent_samples += samples
 
+    def rebase(self) -> None:
+        """After a hold: keep the played position, so pacing resumes from where the listener is."""
+        if self.started_at is not None:
+            self.started_at = self.clock() - self.played_s()
+
+    def play_delay_s(self) -> float:
+        """How long from now until the next chunk sent will start playing at the listener."""
+        if self.started_at is None:
+            return 0.0
+        return max(0.0, self.started_at + self.sent_s - self.clock())
+
     def add_words(self, offset_s: float, word_ends: list[tuple[str, float]]) -> None:
         """Register a clip's words, whose end times are relative to the clip starting at offset_s."""
         self.words.extend((w, offset_s + end) for w, end in word_ends)

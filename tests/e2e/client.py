@@ -119,3 +119,75 @@ async def spoken_turn(session: Any, audio: np.ndarray, *, silence_s: float = 2.0
     finally:
         receiver.cancel()
     return record
+
+
+class Microphone:
+    """A full-duplex client microphone: scheduled speech, room noise, and the loudspeaker's echo.
+
+    Every 100 ms it sends what a real microphone would capture: the participants' speech placed
+    at their scheduled times, optional background audio, and (if ``echo_gain_db`` is set) the
+    assistant's answer as the client plays it, delayed and attenuated, fed back in.
+    """
+
+    def __init__(self, session: Any, *, echo_gain_db: float | None = None, echo_delay_ms: float = 50.0,
+                 background: np.ndarray | None = None) -> None:
+        self.session = session
+        self.echo_gain = None if echo_gain_db is None else 10 ** (echo_gain_db / 20)
+        self.echo_delay = int(echo_delay_ms * 16)
+        self.background = background
+        self.scheduled: list[tuple[int, np.ndarray]] = []  # (start sample, audio)
+        self.position = 0  # samples sent
+        self.playback = np.zeros(0, np.float32)  # answer audio at 16 kHz on the mic timeline
+        self.play_cursor = 0
+        self.stop = asyncio.Event()
+
+    def say(self, audio: np.ndarray, at_s: float | None = None) -> tuple[float, float]:
+        start = self.position if at_s is None else int(at_s * 16000)
+        self.scheduled.append((start, audio))
+        return start / 16000, (start + len(audio)) / 16000
+
+    def heard_from_speaker(self, pcm24k: bytes) -> None:
+        """The client plays received answer audio as soon as it arrives (after what is queued)."""
+        audio = resample(np.frombuffer(pcm24k, "<i2").astype(np.float32) / 32768, 24000, 16000)
+        start = max(self.play_cursor, self.position)
+        end = start + len(audio)
+        if end > len(self.playback):
+            self.playback = np.concatenate([self.playback, np.zeros(end - len(self.playback), np.float32)])
+        self.playback[start:end] += audio
+        self.play_cursor = end
+
+    def flush_playback(self) -> None:
+        """What a client does on `interrupted`: stop playing what is queued."""
+        self.playback[self.position:] = 0
+        self.play_cursor = self.position
+
+    def _chunk(self, n: int) -> np.ndarray:
+        lo, hi = self.position, self.position + n
+        chunk = np.zeros(n, np.float32)
+        for start, audio in self.scheduled:
+            a, b = max(lo, start), min(hi, start + len(audio))
+            if a < b:
+                chunk[a - lo : b - lo] += audio[a - start : b - start]
+        if self.background is not None:
+            idx = np.arange(lo, hi) % len(self.background)
+            chunk += self.background[idx]
+        if self.echo_gain is not None:
+            src_lo, src_hi = lo - self.echo_delay, hi - self.echo_delay
+            a, b = max(src_lo, 0), min(src_hi, len(self.playback))
+            if a < b:
+                chunk[a - src_lo : b - src_lo] += self.echo_gain * self.playback[a:b]
+        return chunk
+
+    async def run(self, seconds: float) -> None:
+        """Stream `seconds` of microphone audio in real time (or until `stop` is set)."""
+        step = int(CHUNK_S * 16000)
+        started = time.monotonic()
+        for n in range(int(seconds / CHUNK_S)):
+            if self.stop.is_set():
+                return
+            chunk = self._chunk(step)
+            self.position += step
+            await self.session.send_realtime_input(audio=types.Blob(data=pcm16(chunk), mime_type="audio/pcm;rate=16000"))
+            delay = started + (n + 1) * CHUNK_S - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)

@@ -69,3 +69,14 @@ def test_no_reference_passes_audio_through():
     x = np.random.default_rng(1).standard_normal(16000).astype(np.float32) * 0.1
     out = np.concatenate([canceller.process(x[:1000]), canceller.process(x[1000:])])
     np.testing.assert_allclose(out, x[: len(out)], atol=1e-6)
+
+
+def test_with_headphones_a_short_interjection_is_not_suppressed(answer):
+    """No echo path (the mic never hears the answer): the person's words must reach the VAD intact."""
+    person = _speech("Wait, stop.", "joe")
+    mic = np.zeros_like(answer)
+    start = 32000
+    mic[start : start + len(person)] = person[: len(mic) - start]
+    cleaned = _cancel(mic, resample(answer, 16000, 24000))
+    raw_fraction = _speech_fraction(mic[start : start + len(person)])
+    assert _speech_fraction(cleaned[start : start + len(person)]) >= raw_fraction - 0.1
