@@ -353,6 +353,10 @@ class _Relay:
             for s in doomed:
                 with contextlib.suppress(OSError):
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
+                    # close() alone does not tear down a socket another thread is blocked in recv() on;
+                    # shutdown() does, at once.
+                    s.shutdown(socket.SHUT_RDWR)
+                with contextlib.suppress(OSError):
                     s.close()
 
 

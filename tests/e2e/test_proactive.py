@@ -1,0 +1,114 @@
+"""Proactive Audio through the real SDK: the guide's dialogue, and a labelled suite of spoken turns."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from google.genai import types
+
+from chimein.perception.audio import decode_audio_file, resample
+from tests.conftest import REAL_DATA
+from tests.e2e.client import CHUNK_S, MODEL, pcm16, sdk_client, speech_16k
+
+pytestmark = pytest.mark.slow
+
+DIALOGUES = yaml.safe_load((Path(__file__).parent / "data" / "proactive_dialogues.yaml").read_text())["dialogues"]
+# Measured on this suite (see the issue 4 note): 41/42 turns right on the first full run. The floor
+# leaves room for one more recognition slip on a loaded machine, not for a broken policy.
+ACCURACY_FLOOR = 0.9
+PIZZA_WORDS = {"pizza", "dough", "flour", "yeast", "cheese", "tomato", "tomatoes", "oven", "bake", "crust", "mozzarella", "sauce", "toppings"}
+
+
+def _config(instruction: str, modality: str = "TEXT") -> types.LiveConnectConfig:
+    return types.LiveConnectConfig(
+        response_modalities=[modality],
+        system_instruction=instruction,
+        proactivity=types.ProactivityConfig(proactive_audio=True),
+        input_audio_transcription=types.AudioTranscriptionConfig(),
+        output_audio_transcription=types.AudioTranscriptionConfig(),
+    )
+
+
+def _turn_audio(turn: dict, index: int) -> np.ndarray:
+    if "recording" in turn:
+        audio, rate = decode_audio_file((REAL_DATA / turn["recording"]).read_bytes(), None)
+        return resample(audio, rate, 16000)
+    return speech_16k(turn["text"], voice="heart" if turn["speaker"] == "A" else "joe")
+
+
+async def _say(session, audio: np.ndarray, speed: float) -> None:
+    step = int(CHUNK_S * 16000)
+    started = time.monotonic()
+    for n, i in enumerate(range(0, len(audio), step)):
+        await session.send_realtime_input(audio=types.Blob(data=pcm16(audio[i : i + step]), mime_type="audio/pcm;rate=16000"))
+        delay = started + (n + 1) * CHUNK_S / speed - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+async def _receive_turn(session, state: dict) -> None:
+    async for message in session.receive():
+        content = message.server_content
+        if content is None:
+            continue
+        if content.input_transcription and content.input_transcription.text:
+            state["heard"] += content.input_transcription.text
+        if content.output_transcription and content.output_transcription.text:
+            state["answer"] += content.output_transcription.text
+        if message.text:
+            state["answer"] += message.text
+        if content.turn_complete:
+            state["reason"] = str(content.turn_complete_reason or "")
+            state["done"].set()
+
+
+async def run_dialogue(server, instruction: str, turns: list[dict], *, modality: str = "TEXT", speed: float = 1.0):
+    """Speak each turn, then keep the mic open with silence until the server completes the turn."""
+    results = []
+    async with sdk_client(server).aio.live.connect(model=MODEL, config=_config(instruction, modality)) as session:
+        for index, turn in enumerate(turns):
+            state = {"heard": "", "answer": "", "reason": None, "done": asyncio.Event()}
+            receiver = asyncio.create_task(_receive_turn(session, state))
+            await _say(session, _turn_audio(turn, index), speed)
+            silence = np.zeros(int(0.5 * 16000), np.float32)
+            deadline = time.monotonic() + 25
+            while not state["done"].is_set() and time.monotonic() < deadline:
+                await _say(session, silence, speed)
+            receiver.cancel()
+            reason = state["reason"]
+            decided = None if reason is None else ("silent" if "REJECTED" in reason else "answer")
+            results.append({"turn": turn, "heard": state["heard"], "answer": state["answer"], "decided": decided})
+    return results
+
+
+async def test_the_guide_dialogue(server):
+    guide = DIALOGUES[0]
+    results = await run_dialogue(server, guide["instruction"], guide["turns"][:3], modality="AUDIO")
+    assert [r["decided"] for r in results] == ["silent", "silent", "answer"], results
+    words = set(results[2]["answer"].lower().replace(",", " ").replace(".", " ").split())
+    assert words & PIZZA_WORDS, f"the answer is not about pizza: {results[2]['answer']!r}"
+
+
+async def test_labelled_spoken_turns(server):
+    total, right, misses, skipped = 0, 0, [], 0
+    for dialogue in DIALOGUES:
+        turns = [t for t in dialogue["turns"] if "recording" not in t or REAL_DATA.is_dir()]
+        skipped += len(dialogue["turns"]) - len(turns)
+        for result in await run_dialogue(server, dialogue["instruction"], turns, speed=2.0):
+            total += 1
+            if result["decided"] == result["turn"]["expect"]:
+                right += 1
+            else:
+                misses.append((dialogue["instruction"][:40], result["turn"].get("text") or result["turn"]["recording"],
+                               result["heard"], result["decided"]))
+    if skipped:
+        print(f"{skipped} real-recording turns skipped: {REAL_DATA} not found")
+    accuracy = right / total
+    print(f"proactive decisions: {right}/{total} = {accuracy:.3f}; misses: {misses}")
+    assert total >= 35
+    assert accuracy >= ACCURACY_FLOOR, misses
