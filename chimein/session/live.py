@@ -495,6 +495,7 @@ class LiveSession:
     async def _speak(self, answer: Answer, decision: Decision | None) -> None:
         if decision is not None:
             self._emit("decision", answer_id=answer.id, **decision.to_json())
+            log.info("session %s: %s", self.session_id, decision.reason)
         messages = self.memory.chat_messages(self.answer_instruction)
         max_tokens = self.setup.max_output_tokens or DEFAULT_MAX_ANSWER_TOKENS
         loop = asyncio.get_running_loop()
