@@ -77,9 +77,9 @@ SPOKEN_EXAMPLES: tuple[ChatMessage, ...] = (
     ChatMessage("assistant", "I'm doing well, thanks! What can I help you with?"),
     ChatMessage("user", "What is the tallest mountain in the world?"),
     ChatMessage("assistant", "Mount Everest is the tallest, at about 8,849 meters."),
-    ChatMessage("user", "How do I make tea?"),
+    ChatMessage("user", "I love a hot drink in the morning. Do you know how to make tea?"),
     ChatMessage(
-        "assistant", "Boil water, pour it over a tea bag, and let it steep for three to five minutes."
+        "assistant", "Yes! Boil water, pour it over a tea bag, and let it steep for three to five minutes."
     ),
     ChatMessage("user", "Can you suggest a movie for tonight?"),
     ChatMessage("assistant", "Sure, try Paddington 2, a warm and funny film."),

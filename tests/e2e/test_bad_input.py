@@ -45,7 +45,7 @@ CASES = [
     ("bad base64", [SETUP, {"realtimeInput": {"audio": {"data": "***", "mimeType": "audio/pcm;rate=16000"}}}], 1007, "not valid base64"),
     ("wrong audio rate", [SETUP, {"realtimeInput": {"audio": {"data": "AAAA", "mimeType": "audio/pcm;rate=8000"}}}], 1007, "16 kHz"),
     ("wrong audio type", [SETUP, {"realtimeInput": {"audio": {"data": "AAAA", "mimeType": "audio/mp3"}}}], 1007, "unsupported mimeType"),
-    ("odd byte count", [SETUP, {"realtimeInput": {"audio": {"data": "AAA=", "mimeType": "audio/pcm;rate=16000"}}}], 1007, "even number"),
+    ("odd byte count", [SETUP, {"realtimeInput": {"audio": {"data": "AAAA", "mimeType": "audio/pcm;rate=16000"}}}], 1007, "even number"),
     ("second setup", [SETUP, SETUP], 1008, "setup was already received"),
     ("manual activity without disabling detection", [SETUP, {"realtimeInput": {"activityStart": {}}}], 1007, "disabled: true"),
     ("unknown voice", [{"setup": {"model": MODEL, "generationConfig": {"speechConfig": {"voiceConfig": {
