@@ -24,13 +24,13 @@ async def _closed_with(url: str, frames: list, *, headers: dict | None = None) -
     """Send frames; return the close code and reason the server chose, and what it sent before."""
     received = []
     async with websockets.connect(url + PATH, additional_headers=headers or {}, max_size=None) as ws:
-        for frame in frames:
-            await ws.send(frame if isinstance(frame, str | bytes) else json.dumps(frame))
-            await asyncio.sleep(0.05)
         try:
+            for frame in frames:
+                await ws.send(frame if isinstance(frame, str | bytes) else json.dumps(frame))
+                await asyncio.sleep(0.05)
             while True:
                 received.append(await asyncio.wait_for(ws.recv(), 20))
-        except websockets.ConnectionClosed as closed:
+        except websockets.ConnectionClosed as closed:  # the server may close before we finish sending
             assert closed.rcvd is not None, "server dropped the connection without a close frame"
             return closed.rcvd.code, closed.rcvd.reason, received
     raise AssertionError("connection stayed open")

@@ -18,8 +18,9 @@ from tests.e2e.client import CHUNK_S, MODEL, pcm16, sdk_client, speech_16k
 pytestmark = pytest.mark.slow
 
 DIALOGUES = yaml.safe_load((Path(__file__).parent / "data" / "proactive_dialogues.yaml").read_text())["dialogues"]
-# Measured on this suite (see the issue 4 note): 41/42 turns right on the first full run. The floor
-# leaves room for one more recognition slip on a loaded machine, not for a broken policy.
+# Measured on this suite (see the issue 4 note): 39/42 and 40/42 on two full runs; the misses were
+# topic-relevance misses (a carbonara question, a dough follow-up). The floor leaves room for one
+# more recognition slip on a loaded machine, not for a broken policy.
 ACCURACY_FLOOR = 0.9
 PIZZA_WORDS = {"pizza", "dough", "flour", "yeast", "cheese", "tomato", "tomatoes", "oven", "bake", "crust", "mozzarella", "sauce", "toppings"}
 
@@ -81,7 +82,8 @@ async def run_dialogue(server, instruction: str, turns: list[dict], *, modality:
                 await _say(session, silence, speed)
             receiver.cancel()
             reason = state["reason"]
-            decided = None if reason is None else ("silent" if "REJECTED" in reason else "answer")
+            # No turnComplete at all means no turn was taken (noise, chatter, nothing recognised): silent.
+            decided = "silent" if reason is None or "REJECTED" in reason else "answer"
             results.append({"turn": turn, "heard": state["heard"], "answer": state["answer"], "decided": decided})
     return results
 
