@@ -39,6 +39,9 @@ class Entry:
     interrupted: bool = False
     source: str = ""  # for heard material: "recording", "microphone"...
     recording_id: int | None = None
+    addressed: bool = True
+    """False for a participant turn the assistant declined (people talking among themselves):
+    kept for the record, left out of the answer prompt."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ class Conversation:
         for entry in reversed(self.entries):
             if entry.kind == "assistant":
                 return None
-            if entry.kind == "user":
+            if entry.kind == "user" and entry.addressed:
                 return entry.text
         return None
 
@@ -163,6 +166,8 @@ class Conversation:
             system_text += "\n" + grounding.prompt_note()
         messages = [ChatMessage("system", system_text)]
         for entry in self.recent(limit=max_turns):
+            if not entry.addressed:
+                continue
             if entry.kind == "assistant":
                 text = entry.text + (" [you were interrupted here]" if entry.interrupted else "")
                 messages.append(ChatMessage("assistant", text))

@@ -38,6 +38,7 @@ from chimein.protocol.messages import (
 from chimein.protocol.models import resolve_model
 from chimein.server.auth import KeyChecker, presented_key
 from chimein.session.live import LiveSession, SessionOptions
+from chimein.session.resumption import ResumptionStore
 from chimein.session.services import Services
 from chimein.usage.ledger import api_key_id
 
@@ -70,6 +71,10 @@ class ServerConfig:
     ssl_context: ssl.SSLContext | None = None
     on_session_event: Callable[[dict[str, Any]], None] | None = None
     extra_http: dict[str, Callable[[Request], Response | None]] = field(default_factory=dict)
+    max_connection_s: float | None = 600.0
+    """A connection is closed after this long, like the Live API's ~10 minutes (None: no limit)."""
+    go_away_warning_s: float = 10.0
+    """``goAway{timeLeft}`` is sent this long before that close."""
 
 
 class LiveServer:
@@ -81,6 +86,7 @@ class LiveServer:
         self.keys = KeyChecker(config.api_keys)
         self._servers: list[Server] = []
         self.active_sessions = 0
+        self.resumption = ResumptionStore()  # in-process: resume on the same server process (see its module)
 
     async def start(self) -> list[tuple[str, int, bool]]:
         """Bind the ports; returns (host, port, tls) for each listening socket."""
@@ -132,12 +138,14 @@ class LiveServer:
         flavour = route(request.path) or "gemini"
         key = presented_key(request.path, request.headers)
         session: LiveSession | None = None
+        limit: asyncio.Task[None] | None = None
         try:
             if not self.keys.allows(key):
                 raise ProtocolError(CLOSE_POLICY, "API key not valid: pass a key the server was started with (--api-key)")
             session = await self._open_session(ws, flavour, key)
             if session is None:
                 return
+            limit = asyncio.create_task(self._limit_connection(ws))
             async for frame in ws:
                 for event in parse_client_message(parse_json_frame(frame)):
                     await session.handle(event)
@@ -151,6 +159,8 @@ class LiveServer:
             log.exception("session failed")
             await ws.close(CLOSE_INTERNAL, "internal server error; see the chimein server log")
         finally:
+            if limit is not None:
+                limit.cancel()
             if session is not None:
                 self.active_sessions -= 1
                 await session.close()
@@ -174,6 +184,7 @@ class LiveServer:
             vertex=flavour == "vertex",
             output_lead_s=self.config.output_lead_s,
             observer=self._observer(ws, send),
+            resumption=self.resumption,
         )
 
         session = LiveSession(setup, model, self.services, send, options)
@@ -183,7 +194,24 @@ class LiveServer:
             session.session_id, model.name, session.voice_id, setup.proactive_audio, ws.remote_address,
         )
         await send(out.setup_complete(session.session_id))
+        await session.after_setup()  # the first sessionResumptionUpdate, when the setup asked for one
         return session
+
+    async def _limit_connection(self, ws: ServerConnection) -> None:
+        """``goAway`` shortly before the connection's maximum duration, then close it.
+
+        The client keeps its conversation by reconnecting with its latest resumption handle.
+        """
+        limit = self.config.max_connection_s
+        if limit is None:
+            return
+        warning = min(self.config.go_away_warning_s, limit)
+        await asyncio.sleep(limit - warning)
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(json.dumps(out.go_away(warning), separators=(",", ":")))
+            log.info("goAway to %s: %.0f s left on this connection", ws.remote_address, warning)
+            await asyncio.sleep(warning)
+            await ws.close(1000, f"connection reached its maximum duration ({limit:.0f} s); resume with a session handle")
 
 
     def _observer(self, ws: ServerConnection, send: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], None]:
