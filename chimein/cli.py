@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--llm-model", help="model name to request from --llm-url")
     serve.add_argument("--llm-api-key", help="API key for --llm-url")
     serve.add_argument("--ledger", help="usage ledger: sqlite:///path or postgresql://... (default $CHIMEIN_HOME/ledger.sqlite3)")
+    serve.add_argument("--max-connection-s", type=float, default=600.0, metavar="SECONDS",
+                       help="close a connection after this long, with a goAway 10 s before (default 600, like the "
+                       "Live API); clients continue with session resumption")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     demo = sub.add_parser("demo", help="run the Proactive Audio guide's dialogue through the SDK",
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_serve(ServeOptions(
             host=args.host, port=args.port, plain_port=plain, api_keys=tuple(args.api_key),
             llm_url=args.llm_url, llm_model=args.llm_model, llm_api_key=args.llm_api_key,
-            ledger=args.ledger, log_level=args.log_level,
+            ledger=args.ledger, log_level=args.log_level, max_connection_s=args.max_connection_s,
         ))
     if args.command == "demo":
         from chimein.demo import GUIDE_INSTRUCTION, demo_main

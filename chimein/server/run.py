@@ -26,6 +26,7 @@ class ServeOptions:
     llm_api_key: str | None = None
     ledger: str | None = None
     log_level: str = "info"
+    max_connection_s: float = 600.0
 
 
 def client_snippet(host: str, port: int, cert: str, key: str | None) -> str:
@@ -72,6 +73,7 @@ async def serve_forever(options: ServeOptions) -> int:
         api_keys=keys,
         ssl_context=server_ssl_context(cert, key),
         extra_http=console_routes(),
+        max_connection_s=options.max_connection_s,
     )
     server = LiveServer(config, services)
     try:
