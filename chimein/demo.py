@@ -36,6 +36,7 @@ GUIDE_SCRIPT = [
 CHUNK_S = 0.1
 TRAILING_SILENCE_S = 1.6
 TURN_TIMEOUT_S = 45.0
+QUIET_S = 1.2  # the server is done with a line when nothing has happened for this long
 
 
 @dataclass
@@ -143,11 +144,13 @@ async def run_demo(
     print(f"\ninstruction: {instruction}\nproactive audio: {'on' if proactive else 'off'}\n")
     try:
         async with client.aio.live.connect(model=CURRENT, config=config) as session:
-            state: dict[str, Any] = {"line": 0, "speech_end": None, "done": asyncio.Event(), "answer_start": None}
+            state: dict[str, Any] = {"line": 0, "speech_end": None, "done": asyncio.Event(), "answer_start": None,
+                                     "last_message": 0.0}
 
             async def receive() -> None:
                 while True:
                     async for message in session.receive():
+                        state["last_message"] = time.monotonic()
                         result = results[state["line"]]
                         content = message.server_content
                         if content is None:
@@ -172,7 +175,9 @@ async def run_demo(
                                 result.prompt_tokens += message.usage_metadata.prompt_token_count or 0
                                 result.response_tokens += message.usage_metadata.response_token_count or 0
                             reason = content.turn_complete_reason
-                            result.outcome = "declined" if reason and "REJECTED" in str(reason) else "answered"
+                            declined = bool(reason and "REJECTED" in str(reason))
+                            if result.outcome != "answered":  # a line split into two turns: any answer counts
+                                result.outcome = "declined" if declined else "answered"
                             state["done"].set()
 
             receiver = asyncio.create_task(receive())
@@ -183,16 +188,19 @@ async def run_demo(
                 mix.append((time.monotonic() - t0, resample(audio, INPUT_RATE, OUTPUT_RATE)))
                 await _stream(session, audio, types)
                 state["speech_end"] = time.monotonic() - t0
-                await _stream(session, np.zeros(int(TRAILING_SILENCE_S * INPUT_RATE), np.float32), types,
-                              until=state["done"])
-                try:
-                    await asyncio.wait_for(state["done"].wait(), TURN_TIMEOUT_S)
-                except TimeoutError:
-                    pass
+                await _stream(session, np.zeros(int(TRAILING_SILENCE_S * INPUT_RATE), np.float32), types)
+                # Keep the microphone open (silence) until the server has finished with this line: a
+                # turn completed and nothing else happening for a moment (a line may become two turns).
+                deadline = time.monotonic() + TURN_TIMEOUT_S
+                while time.monotonic() < deadline:
+                    quiet_for = time.monotonic() - max([e["t"] for e in events[seen:]] + [state["last_message"]])
+                    if state["done"].is_set() and quiet_for > QUIET_S:
+                        break
+                    await _stream(session, np.zeros(int(CHUNK_S * INPUT_RATE), np.float32), types)
                 result = results[i]
                 result.events = events[seen:]
                 for event in result.events:
-                    if event["type"] == "decision":
+                    if event["type"] == "decision" and result.decision != "answer":
                         result.decision = "answer" if event.get("answer") else "silent"
                         result.reason = event.get("reason", "")
                 _print_line(result)
@@ -209,13 +217,11 @@ async def run_demo(
     return 0
 
 
-async def _stream(session: Any, audio: np.ndarray, types: Any, until: asyncio.Event | None = None) -> None:
+async def _stream(session: Any, audio: np.ndarray, types: Any) -> None:
     """Send audio in 100 ms chunks at real-time pace (a microphone's rate)."""
     step = int(CHUNK_S * INPUT_RATE)
     started = time.monotonic()
     for n, i in enumerate(range(0, len(audio), step)):
-        if until is not None and until.is_set():
-            return
         await session.send_realtime_input(
             audio=types.Blob(data=_pcm16(audio[i : i + step]), mime_type=f"audio/pcm;rate={INPUT_RATE}")
         )
