@@ -140,8 +140,6 @@ class LiveServer:
         session: LiveSession | None = None
         limit: asyncio.Task[None] | None = None
         try:
-            if not self.keys.allows(key):
-                raise ProtocolError(CLOSE_POLICY, "API key not valid: pass a key the server was started with (--api-key)")
             session = await self._open_session(ws, flavour, key)
             if session is None:
                 return
@@ -170,6 +168,10 @@ class LiveServer:
             first = await asyncio.wait_for(ws.recv(), SETUP_TIMEOUT_S)
         except TimeoutError:
             raise ProtocolError(CLOSE_POLICY, f"no setup message within {SETUP_TIMEOUT_S:.0f}s of connecting") from None
+        # The key is checked after the first frame arrives, not at the handshake: a client that sends
+        # its setup and then reads (the SDK does) sees a clean close with the reason, not a broken pipe.
+        if not self.keys.allows(key):
+            raise ProtocolError(CLOSE_POLICY, "API key not valid: pass a key the server was started with (--api-key)")
         message = parse_json_frame(first)
         body = message.get("setup")
         if body is None:
