@@ -24,6 +24,7 @@ examples:
   chimein serve --llm-url http://127.0.0.1:11434/v1 --llm-model llama3.2   use Ollama for answers
   chimein models                             the model names clients may ask for
   chimein usage --since 2026-01-01           tokens and cost from the usage ledger
+  chimein bench --quick --out bench-out      the benchmark: chimein vs baselines, report.md + plots
 
 State (TLS certificate, ledger, prices) lives in $CHIMEIN_HOME (default ~/.chimein).
 """
@@ -63,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-connection-s", type=float, default=600.0, metavar="SECONDS",
                        help="close a connection after this long, with a goAway 10 s before (default 600, like the "
                        "Live API); clients continue with session resumption")
+    serve.add_argument("--end-of-turn", choices=["smart_turn", "silence"], default="smart_turn",
+                       help="how a turn ends: Smart Turn v3 at pauses with a silence fallback (default), or silence "
+                       "only (the benchmark's baseline)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     demo = sub.add_parser("demo", help="run the Proactive Audio guide's dialogue through the SDK",
@@ -77,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list the model names clients may ask for")
     sub.add_parser("usage", help="tokens, sessions and cost from the usage ledger", add_help=False)
+    sub.add_parser("bench", help="measure decisions, latency, robustness and cost against baselines", add_help=False)
     return parser
 
 
@@ -89,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         from chimein.usage.report import usage_main
 
         return usage_main(argv[1:])
+    if argv[:1] == ["bench"]:
+        from chimein.bench.cli import bench_main
+
+        return bench_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "models":
@@ -104,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host, port=args.port, plain_port=plain, api_keys=tuple(args.api_key),
             llm_url=args.llm_url, llm_model=args.llm_model, llm_api_key=args.llm_api_key,
             ledger=args.ledger, log_level=args.log_level, max_connection_s=args.max_connection_s,
+            end_of_turn=args.end_of_turn,
         ))
     if args.command == "demo":
         from chimein.demo import GUIDE_INSTRUCTION, demo_main

@@ -72,6 +72,7 @@ class ServerConfig:
     on_session_event: Callable[[dict[str, Any]], None] | None = None
     extra_http: dict[str, Callable[[Request], Response | None]] = field(default_factory=dict)
     max_connection_s: float | None = 600.0
+    end_of_turn: str = "smart_turn"  # "silence": the benchmark's plain silence-threshold baseline
     """A connection is closed after this long, like the Live API's ~10 minutes (None: no limit)."""
     go_away_warning_s: float = 10.0
     """``goAway{timeLeft}`` is sent this long before that close."""
@@ -185,6 +186,7 @@ class LiveServer:
             api_key_id=api_key_id(key),
             vertex=flavour == "vertex",
             output_lead_s=self.config.output_lead_s,
+            end_of_turn=self.config.end_of_turn,  # type: ignore[arg-type]
             observer=self._observer(ws, send),
             resumption=self.resumption,
         )

@@ -27,6 +27,7 @@ class ServeOptions:
     ledger: str | None = None
     log_level: str = "info"
     max_connection_s: float = 600.0
+    end_of_turn: str = "smart_turn"
 
 
 def client_snippet(host: str, port: int, cert: str, key: str | None) -> str:
@@ -74,6 +75,7 @@ async def serve_forever(options: ServeOptions) -> int:
         ssl_context=server_ssl_context(cert, key),
         extra_http=console_routes(),
         max_connection_s=options.max_connection_s,
+        end_of_turn=options.end_of_turn,
     )
     server = LiveServer(config, services)
     try:
