@@ -373,11 +373,13 @@ def test_lost_connection_offers_reconnect(server, browser_factory):
     page.wait_for_selector("#reconnect", state="visible", timeout=15_000)
     message = page.text_content("#message-text")
     assert "Connection lost" in message and "close code 1006" in message, message
-    assert "Reconnect starts a new session" in message
+    assert "Reconnect resumes the session with its memory" in message
     assert page.evaluate("window.chimeinConsole.stats.state") == "closed"
     page.click("#reconnect")
     page.wait_for_function("window.chimeinConsole.stats.state === 'connected'", timeout=15_000)
-    assert page.evaluate("window.chimeinConsole.stats.sessionId") not in (None, first_session)
+    assert page.evaluate("window.chimeinConsole.stats.resumed") is True  # the server accepted the handle
+    assert page.evaluate("window.chimeinConsole.stats.sessionId") is not None
+    assert first_session
     chunks = page.evaluate("window.chimeinConsole.stats.sentChunks")
     page.wait_for_function(f"window.chimeinConsole.stats.sentChunks > {chunks + 2}", timeout=15_000)  # mic back
     assert page.is_hidden("#message")

@@ -249,6 +249,8 @@ function setupMessage() {
       activityHandling: $("interrupts").checked ? "START_OF_ACTIVITY_INTERRUPTS" : "NO_INTERRUPTION",
     },
     proactivity: { proactiveAudio: $("proactive").checked },
+    // Ask for resumption handles; on a reconnect, present the last one to keep the same memory.
+    sessionResumption: resuming && resumeHandle ? { handle: resumeHandle } : {},
   };
   const instruction = $("instruction").value.trim();
   if (instruction) setup.systemInstruction = { parts: [{ text: instruction }] };
@@ -307,6 +309,13 @@ function onClose(socket, event) {
   const code = `close code ${event.code}${meaning ? ", " + meaning : ""}`;
   const reason = event.reason ? `: ${event.reason}` : "";
   setButtons();
+  if (goAwayPending && resumeHandle && !userClosed) {
+    goAwayPending = false;
+    addEntry("session", null, "connection limit reached: resuming on a new connection");
+    resuming = true;
+    connect();
+    return;
+  }
   if (userClosed) {
     setState("idle", "not connected");
     addEntry("session", null, "disconnected");
@@ -324,8 +333,9 @@ function onClose(socket, event) {
   } else if ([1007, 1008, 1009, 1011].includes(event.code)) {
     showMessage("error", `The server closed the session (${code})${reason}. Reconnect starts a new session.`, true);
   } else {
-    showMessage("error", `Connection lost (${code})${reason}. Session resumption is not available yet: ` +
-      "Reconnect starts a new session (the timeline and usage so far stay on this page).", true);
+    showMessage("error", `Connection lost (${code})${reason}. ` + (resumeHandle
+      ? "Reconnect resumes the session with its memory (the timeline and usage so far stay on this page)."
+      : "Reconnect starts a new session (the timeline and usage so far stay on this page)."), true);
   }
   addEntry("error", null, `connection closed (${code})${reason}`);
 }
@@ -336,10 +346,21 @@ function send(message) {
 
 // ------------------------------------------------------------------ server messages
 
+let resumeHandle = null;  // the latest sessionResumptionUpdate.newHandle
+let resuming = false;     // the next connect presents resumeHandle
+let goAwayPending = false;
+
 let eventsSeen = false;
 
 function onServerMessage(message) {
+  if (message.sessionResumptionUpdate && message.sessionResumptionUpdate.newHandle) {
+    resumeHandle = message.sessionResumptionUpdate.newHandle;
+    stats.resumeHandle = resumeHandle;
+  }
   if (message.setupComplete) {
+    if (resuming) addEntry("session", null, "resumed the previous session: same conversation memory");
+    stats.resumed = resuming;
+    resuming = false;
     setupDone = true;
     stats.sessionId = message.setupComplete.sessionId || null;
     setState("connected", "connected");
@@ -357,7 +378,9 @@ function onServerMessage(message) {
   if (content) onServerContent(content);
   if (message.usageMetadata) onUsage(message.usageMetadata);
   if (message.goAway) {
-    showMessage("warn", `The server will close this connection in ${message.goAway.timeLeft || "a moment"}.`);
+    goAwayPending = true;
+    showMessage("warn", `The server will close this connection in ${message.goAway.timeLeft || "a moment"}; ` +
+      "the console will resume the session on a new connection.");
   }
 }
 
@@ -826,10 +849,11 @@ function init() {
     const match = Object.entries(PRESETS).find(([, text]) => text === $("instruction").value);
     $("preset").value = match ? match[0] : "custom";
   });
-  $("connect").addEventListener("click", connect);
+  $("connect").addEventListener("click", () => { resuming = false; resumeHandle = null; connect(); });
   $("disconnect").addEventListener("click", disconnect);
   $("reconnect").addEventListener("click", () => {
-    addEntry("session", null, "reconnecting: a new session (resumption is not available yet)");
+    resuming = Boolean(resumeHandle);
+    addEntry("session", null, resuming ? "reconnecting: resuming the session" : "reconnecting: a new session");
     connect();
   });
   $("colisten").addEventListener("click", () => coListen().catch((err) => showMessage("error", "Could not send the recording: " + err.message)));
