@@ -20,6 +20,7 @@ found by AEC3's own delay estimator.
 from __future__ import annotations
 
 import threading
+from collections import deque
 
 import numpy as np
 
@@ -45,6 +46,7 @@ class EchoCanceller:
         self._pending = np.zeros(0, np.float32)  # mic samples waiting for a whole 10 ms frame
         self._active_until = 0  # no reference after this input sample: pass audio through
         self._echo_score = ECHO_SCORE_START
+        self._energies: deque[tuple[int, float, float]] = deque(maxlen=500)  # (pos, raw, cleaned), last 5 s
 
     @property
     def mic_position_s(self) -> float:
@@ -91,9 +93,24 @@ class EchoCanceller:
                 self._apm.process_stream(near_frame)
                 cleaned = np.frombuffer(bytes(near_frame.data), np.int16).astype(np.float32) / 32768.0
                 self._learn_echo_path(ref, frame, cleaned)
+                self._energies.append((pos, float(np.dot(frame, frame)), float(np.dot(cleaned, cleaned))))
                 out[i : i + FRAME] = cleaned if self.echo_path else frame
             self._drop_old_reference()
         return out
+
+    def removed_db(self, start_s: float, end_s: float) -> float | None:
+        """How much the canceller took out of the microphone between two input times (dB, <= 0).
+
+        Our own voice comes back mostly removed (-15 to -50 dB once converged); a person talking
+        over it keeps most of their energy (-1 to -7 dB). None when nothing was cancelled there.
+        """
+        lo, hi = int(start_s * INPUT_RATE), int(end_s * INPUT_RATE)
+        with self._lock:
+            picked = [(raw, clean) for pos, raw, clean in self._energies if lo <= pos < hi]
+        if not picked:
+            return None
+        raw = sum(r for r, _ in picked) + 1e-10
+        return 10 * float(np.log10((sum(c for _, c in picked) + 1e-10) / raw))
 
     @property
     def echo_path(self) -> bool:

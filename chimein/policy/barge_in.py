@@ -15,6 +15,12 @@ from typing import Literal
 
 # Overlap still going after this long is an interruption whatever it says (a back-channel is short).
 LONG_OVERLAP_S = 1.2
+# Speech over the answer this short, without a stop word, is taken as a back-channel whatever the
+# recogniser made of it: Whisper turns a lone "uh-huh" into words ("It hurts.") often enough.
+SHORT_OVERLAP_S = 0.7
+SHORT_OVERLAP_MAX_WORDS = 2
+# The echo canceller removed this much of the overlap's energy: it was our own voice coming back.
+ECHO_REMOVED_DB = -12.0
 # Words people say to show they are listening, or to hold the floor without taking it.
 BACKCHANNEL_WORDS = frozenset(
     """
@@ -56,7 +62,13 @@ def echoes_assistant(transcript: str, assistant_text: str) -> bool:
 
 
 def judge_overlap(
-    *, duration_s: float, still_speaking: bool, transcript: str | None, assistant_text: str = ""
+    *,
+    duration_s: float,
+    still_speaking: bool,
+    transcript: str | None,
+    assistant_text: str = "",
+    speech_s: float | None = None,
+    echo_removed_db: float | None = None,
 ) -> OverlapVerdict:
     """Decide what to do about speech that started while the assistant was talking.
 
@@ -65,6 +77,8 @@ def judge_overlap(
     """
     if transcript is not None and echoes_assistant(transcript, assistant_text):
         return OverlapVerdict("resume", "the assistant's own voice, heard back")
+    if echo_removed_db is not None and echo_removed_db < ECHO_REMOVED_DB:
+        return OverlapVerdict("resume", f"the assistant's own voice (the echo canceller removed {-echo_removed_db:.0f} dB)")
     if duration_s >= LONG_OVERLAP_S and (transcript is None or not is_backchannel(transcript) or still_speaking):
         return OverlapVerdict("interrupt", f"speech over the answer for {duration_s:.1f}s")
     if transcript is None:
@@ -72,6 +86,9 @@ def judge_overlap(
     words = words_of(transcript)
     if any(w in STOP_WORDS for w in words):
         return OverlapVerdict("interrupt", f"'{transcript.strip()}' asks the assistant to stop")
+    short = speech_s is not None and speech_s < SHORT_OVERLAP_S and len(words) <= SHORT_OVERLAP_MAX_WORDS
+    if short and not still_speaking:
+        return OverlapVerdict("resume", f"a short sound over the answer ({speech_s:.2f}s, '{transcript.strip()}')")
     if not words:
         if still_speaking:
             return OverlapVerdict("wait", "no words yet")

@@ -91,7 +91,8 @@ HISTORY_S = 60.0  # input audio kept to rebuild a turn that continued after a pa
 CHATTER_MARGIN_DB = 7.0
 # After a turn that ended on the silence fallback with an unfinished sound (Smart Turn low, or a
 # trailing "and"/"maybe"), wait this much longer before speaking: the speaker is likely mid-thought.
-PAUSE_GRACE_S = 1.0
+PAUSE_GRACE_S = 1.0  # the sound was unfinished (Smart Turn low)
+PAUSE_GRACE_TEXT_S = 1.5  # the words were unfinished ("...we could maybe")
 UNFINISHED_SCORE = 0.2
 CONTINUATION_WORDS = frozenset("and or but so because maybe um uh the a an to of with like if then".split())
 
@@ -156,6 +157,7 @@ class Overlap:
     answer: Answer
     start_s: float
     paused: bool = False
+    paused_at_s: float = 0.0
     ended_audio: np.ndarray | None = None
     ended_at_s: float = 0.0
 
@@ -279,7 +281,7 @@ class LiveSession:
             elif isinstance(event, SpeechPaused):
                 self._pause_seq += 1
                 if self._overlap is not None:
-                    self._overlap.paused = True
+                    self._overlap.paused, self._overlap.paused_at_s = True, event.at_s
                 if self._ignore_utterance is None and self.options.end_of_turn == "smart_turn":
                     self._spawn(self._check_end_of_turn(event, self._pause_seq))
             elif isinstance(event, SpeechResumed):
@@ -353,9 +355,14 @@ class LiveSession:
                 result = await asyncio.to_thread(self.services.asr.transcribe, audio)
                 transcript, transcribed_while_speaking = result.text, still
                 continue
+            speech_end = overlap.ended_at_s if overlap.ended_audio is not None else overlap.paused_at_s
+            speech_s = (speech_end if not still and speech_end else self.detector.clock_s) - overlap.start_s
+            removed = None
+            if self.echo.echo_path and duration >= 0.5:  # skip the canceller's onset transient (~0.25 s)
+                removed = self.echo.removed_db(overlap.start_s + 0.25, overlap.start_s + duration)
             verdict = judge_overlap(
                 duration_s=duration, still_speaking=still, transcript=transcript,
-                assistant_text=" ".join(overlap.answer.spoken_text),
+                assistant_text=" ".join(overlap.answer.spoken_text), speech_s=speech_s, echo_removed_db=removed,
             )
             if verdict.action == "wait":
                 await asyncio.sleep(0.05)
@@ -473,7 +480,9 @@ class LiveSession:
         last_word = text.rstrip(" .,!?;:").rsplit(" ", 1)[-1].lower()
         unfinished_text = text.rstrip().endswith(("...", "…", ",")) or last_word in CONTINUATION_WORDS
         unfinished_sound = eot_probability is not None and eot_probability < UNFINISHED_SCORE
-        if unfinished_text or (unfinished_sound and not text.rstrip().endswith(("?", "!"))):
+        if unfinished_text:
+            return PAUSE_GRACE_TEXT_S
+        if unfinished_sound and not text.rstrip().endswith(("?", "!")):
             return PAUSE_GRACE_S
         return 0.0
 
