@@ -79,8 +79,11 @@ def judge_overlap(
         return OverlapVerdict("resume", "the assistant's own voice, heard back")
     if echo_removed_db is not None and echo_removed_db < ECHO_REMOVED_DB:
         return OverlapVerdict("resume", f"the assistant's own voice (the echo canceller removed {-echo_removed_db:.0f} dB)")
-    if duration_s >= LONG_OVERLAP_S and (transcript is None or not is_backchannel(transcript) or still_speaking):
-        return OverlapVerdict("interrupt", f"speech over the answer for {duration_s:.1f}s")
+    # Long means long *speech*: once the overlap has stopped, its own length counts, not the time the
+    # recogniser took to read it (on a loaded machine that alone can pass LONG_OVERLAP_S).
+    spoken = duration_s if still_speaking or speech_s is None else speech_s
+    if spoken >= LONG_OVERLAP_S and (transcript is None or not is_backchannel(transcript) or still_speaking):
+        return OverlapVerdict("interrupt", f"speech over the answer for {spoken:.1f}s")
     if transcript is None:
         return OverlapVerdict("wait", "overlap too short to judge without its words")
     words = words_of(transcript)

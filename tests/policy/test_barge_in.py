@@ -42,3 +42,9 @@ def test_own_voice_heard_back_resumes():
                                             ("Hold on a second", True), ("Wait, what about the oven?", False)])
 def test_stop_requests_need_no_answer(text, stop):
     assert is_stop_request(text) is stop
+
+
+def test_slow_recognition_does_not_turn_a_backchannel_into_an_interruption():
+    """The overlap stopped after 0.5 s; the recogniser answered 1.6 s after its onset, with a hallucination."""
+    verdict = judge_overlap(duration_s=1.6, still_speaking=False, transcript="at home", speech_s=0.54)
+    assert verdict.action == "resume"
