@@ -29,7 +29,7 @@ from chimein.perception.audio import INPUT_RATE, resample
 FRAME = INPUT_RATE // 100  # AEC3 works on 10 ms frames
 ECHO_TAIL_S = 1.0
 ECHO_SCORE_START = 10  # assume a loudspeaker until 100 ms of a silent mic during playback says otherwise
-ECHO_SCORE_LIMIT = 50  # after the last reference sample, keep cancelling this long (room tail, buffering)
+ECHO_SCORE_LIMIT = 30  # after the last reference sample, keep cancelling this long (room tail, buffering)
 
 
 class EchoCanceller:
@@ -124,14 +124,16 @@ class EchoCanceller:
         path at all (headphones) that cost a talker over the answer 65 % of their speech frames
         and an "uh-huh" all of them. So the canceller's output is used only where there is an
         echo to cancel: a silent microphone while we play says "no path"; a loud one whose sound
-        the canceller removes (> 10 dB) says "path". Anything else (a person talking) is neutral.
+        the canceller removes (> 10 dB) says "path"; one it barely changes (< 4 dB: room noise, or a
+        person talking) says "no path" — with an echo path, the next echo-only frames swing it back.
         """
         if _db(ref.astype(np.float32) / 32768.0) < -50:
             return
         raw_db = _db(raw)
-        if raw_db < -55:
+        kept_db = _db(cleaned) - raw_db
+        if raw_db < -55 or kept_db > -4:  # nothing heard, or nothing the canceller could remove
             self._echo_score = max(self._echo_score - 1, -ECHO_SCORE_LIMIT)
-        elif _db(cleaned) - raw_db < -10:
+        elif kept_db < -10:
             self._echo_score = min(self._echo_score + 1, ECHO_SCORE_LIMIT)
 
     def _reference_at(self, pos: int) -> np.ndarray:
