@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 import uuid
@@ -94,7 +95,15 @@ CHATTER_MARGIN_DB = 7.0
 PAUSE_GRACE_S = 1.0  # the sound was unfinished (Smart Turn low)
 PAUSE_GRACE_TEXT_S = 1.5  # the words were unfinished ("...we could maybe")
 UNFINISHED_SCORE = 0.2
-CONTINUATION_WORDS = frozenset("and or but so because maybe um uh the a an to of with like if then".split())
+CONTINUATION_WORDS = frozenset(
+    "and or but so because maybe um uh the a an to of with like if then that is was are were for about at in on "
+    "into from by my your our their this these those some".split()
+)
+# A request with nothing asked yet: "Can you tell me..." (a thinking pause before the question).
+DANGLING_REQUEST = re.compile(
+    r"^(?:\w+,?\s+)?(?:can|could|would|will) you (?:tell|show|give|help|remind) me$|^(?:do you know|i was wondering|"
+    r"i wonder|what about|how about|tell me|let me ask you|quick question)$"
+)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -477,8 +486,13 @@ class LiveSession:
     @staticmethod
     def _pause_grace(text: str, eot_probability: float | None) -> float:
         """Extra wait before answering a turn that sounds unfinished (the silence fallback ended it)."""
-        last_word = text.rstrip(" .,!?;:").rsplit(" ", 1)[-1].lower()
-        unfinished_text = text.rstrip().endswith(("...", "…", ",")) or last_word in CONTINUATION_WORDS
+        bare = text.strip(" .,!?;:…").lower()
+        last_word = bare.rsplit(" ", 1)[-1]
+        unfinished_text = (
+            text.rstrip().endswith(("...", "…", ","))
+            or (last_word in CONTINUATION_WORDS and not text.rstrip().endswith("?"))
+            or DANGLING_REQUEST.match(bare) is not None
+        )
         unfinished_sound = eot_probability is not None and eot_probability < UNFINISHED_SCORE
         if unfinished_text:
             return PAUSE_GRACE_TEXT_S

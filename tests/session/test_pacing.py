@@ -51,3 +51,16 @@ def test_audio_history_ring():
     assert (history.slice(1.5, 2.0) == x[24000:32000]).all()
     assert len(history.slice(0.0, 1.0)) == 0
     assert (history.slice(1.4, 3.0) == x[24000:40000]).all()
+
+
+def test_pause_grace_for_unfinished_turns():
+    from chimein.session.live import PAUSE_GRACE_S, PAUSE_GRACE_TEXT_S, LiveSession
+
+    grace = LiveSession._pause_grace
+    assert grace("I was thinking we could maybe.", 0.03) == PAUSE_GRACE_TEXT_S
+    assert grace("Can you tell me?", 0.78) == PAUSE_GRACE_TEXT_S  # a request with nothing asked yet
+    assert grace("So the thing about the train is that.", 0.55) == PAUSE_GRACE_TEXT_S
+    assert grace("I like cooking.", 0.1) == PAUSE_GRACE_S  # sounded unfinished
+    assert grace("What is the capital of France?", 0.9) == 0.0
+    assert grace("Can you help me with that?", 0.9) == 0.0
+    assert grace("What is the capital of France?", 0.1) == 0.0  # a question is complete whatever it sounded like
