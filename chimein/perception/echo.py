@@ -29,7 +29,9 @@ from chimein.perception.audio import INPUT_RATE, resample
 FRAME = INPUT_RATE // 100  # AEC3 works on 10 ms frames
 ECHO_TAIL_S = 1.0
 ECHO_SCORE_START = 10  # assume a loudspeaker until 100 ms of a silent mic during playback says otherwise
-ECHO_SCORE_LIMIT = 30  # after the last reference sample, keep cancelling this long (room tail, buffering)
+ECHO_SCORE_LIMIT = 30
+ENVELOPE_FRAMES = 100  # 1 s of 10 ms frames
+MAX_ECHO_LAG_FRAMES = 30  # 300 ms  # after the last reference sample, keep cancelling this long (room tail, buffering)
 
 
 class EchoCanceller:
@@ -46,6 +48,8 @@ class EchoCanceller:
         self._pending = np.zeros(0, np.float32)  # mic samples waiting for a whole 10 ms frame
         self._active_until = 0  # no reference after this input sample: pass audio through
         self._echo_score = ECHO_SCORE_START
+        self._envelopes: deque[tuple[float, float]] = deque(maxlen=ENVELOPE_FRAMES)  # (ref dB, mic dB) per 10 ms
+        self._frames_since_check = 0
         self._energies: deque[tuple[int, float, float]] = deque(maxlen=500)  # (pos, raw, cleaned), last 5 s
 
     @property
@@ -118,23 +122,32 @@ class EchoCanceller:
         return self._echo_score > 0
 
     def _learn_echo_path(self, ref: np.ndarray, raw: np.ndarray, cleaned: np.ndarray) -> None:
-        """Evidence, frame by frame while the answer plays, for or against an acoustic echo path.
+        """Evidence, while the answer plays, for or against an acoustic echo path.
 
         AEC3 also suppresses a person talking while it is unsure of the echo path; with no echo
         path at all (headphones) that cost a talker over the answer 65 % of their speech frames
-        and an "uh-huh" all of them. So the canceller's output is used only where there is an
-        echo to cancel: a silent microphone while we play says "no path"; a loud one whose sound
-        the canceller removes (> 10 dB) says "path"; one it barely changes (< 4 dB: room noise, or a
-        person talking) says "no path" — with an echo path, the next echo-only frames swing it back.
+        and an "uh-huh" all of them, and the canceller's "removed energy" then looks just like
+        echo. So the path is judged by what only an echo does: the microphone's loudness follows
+        the loudness of what we played (10 ms log-energy envelopes, correlated over the last
+        second at lags up to 300 ms). A silent microphone while we play says "no path" too.
         """
-        if _db(ref.astype(np.float32) / 32768.0) < -50:
-            return
+        ref_db = _db(ref.astype(np.float32) / 32768.0)
         raw_db = _db(raw)
-        kept_db = _db(cleaned) - raw_db
-        if raw_db < -55 or kept_db > -4:  # nothing heard, or nothing the canceller could remove
+        self._envelopes.append((ref_db, raw_db))
+        if ref_db < -50:
+            return
+        if raw_db < -55:
             self._echo_score = max(self._echo_score - 1, -ECHO_SCORE_LIMIT)
-        elif kept_db < -10:
-            self._echo_score = min(self._echo_score + 1, ECHO_SCORE_LIMIT)
+            return
+        self._frames_since_check += 1
+        if self._frames_since_check < 10 or len(self._envelopes) < ENVELOPE_FRAMES:
+            return
+        self._frames_since_check = 0
+        follows = _envelope_correlation(self._envelopes)
+        if follows > 0.6:
+            self._echo_score = min(self._echo_score + 10, ECHO_SCORE_LIMIT)
+        elif follows < 0.3:
+            self._echo_score = max(self._echo_score - 10, -ECHO_SCORE_LIMIT)
 
     def _reference_at(self, pos: int) -> np.ndarray:
         offset = pos - self._base
@@ -155,3 +168,16 @@ class EchoCanceller:
 
 def _db(x: np.ndarray) -> float:
     return 10 * float(np.log10(float(np.dot(x, x)) / max(len(x), 1) + 1e-12))
+
+
+def _envelope_correlation(envelopes: deque[tuple[float, float]]) -> float:
+    """Best Pearson correlation of the mic's log-energy with the reference's, over 0-300 ms lags."""
+    ref = np.array([r for r, _ in envelopes])
+    mic = np.array([m for _, m in envelopes])
+    best = -1.0
+    for lag in range(0, MAX_ECHO_LAG_FRAMES + 1, 2):
+        a, b = ref[: len(ref) - lag], mic[lag:]
+        if a.std() < 1e-6 or b.std() < 1e-6:
+            continue
+        best = max(best, float(np.corrcoef(a, b)[0, 1]))
+    return best

@@ -380,12 +380,9 @@ class LiveSession:
             self._emit("overlap_judged", answer_id=overlap.answer.id, transcript=transcript, **verdict.to_json())
             if verdict.action == "interrupt":
                 self._interrupt(overlap.answer, reason=verdict.reason)
-                if is_stop_request(transcript or ""):
-                    self._ignore_utterance = "the listener asked the assistant to stop; nothing to answer"
-                    if overlap.ended_audio is not None:
-                        self._emit("ignored", reason=self._ignore_utterance, text=transcript)
-                        self._ignore_utterance = None
-                elif overlap.ended_audio is not None:
+                # The interrupting utterance is a participant's turn; it is answered unless, once
+                # complete, it only asked for silence ("wait, stop").
+                if overlap.ended_audio is not None:
                     self._end_user_turn(overlap.ended_audio, overlap.ended_at_s, interrupting=True)
                 else:
                     self._interrupting_utterance = True
@@ -475,6 +472,10 @@ class LiveSession:
             self._answer = None
             return
         self._participant_levels.append(level)
+        if answer.from_participant and is_stop_request(text):
+            self._emit("ignored", reason="the listener asked the assistant to stop; nothing to answer", text=text)
+            self._answer = None
+            return
         if self.setup.input_transcription:
             await self._send(out.input_transcription(text))
         grace = self._pause_grace(text, eot_probability)
