@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import queue
-import subprocess
-import sys
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from chimein.server.launch import LaunchedServer, launch_server
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO.parent / "shared" / "data" / "real"
@@ -24,17 +19,8 @@ def real_data() -> Path:
     return REAL_DATA
 
 
-@dataclass
-class RunningServer:
-    process: subprocess.Popen[str]
-    home: Path
-    tls_port: int
-    plain_port: int
-    output: list[str]
-
-    @property
-    def cert(self) -> Path:
-        return self.home / "tls" / "cert.pem"
+class RunningServer(LaunchedServer):
+    """A real `chimein serve` child process (see chimein/server/launch.py)."""
 
     @property
     def base_url(self) -> str:
@@ -47,45 +33,12 @@ class RunningServer:
 
 def start_server(home: Path, *extra: str, timeout_s: float = 300.0) -> RunningServer:
     """Start `chimein serve` on free ports and wait for its 'ready' line."""
-    env = {**os.environ, "CHIMEIN_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chimein.cli", "serve", "--port", "0", "--plain-port", "0", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-    output: list[str] = []
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=1.0)
-        except queue.Empty:
-            continue
-        if line is None:
-            raise RuntimeError("chimein serve exited before it was ready:\n" + "".join(output[-40:]))
-        if line.startswith("ready "):
-            urls = line.split()[1:]
-            tls = next(int(u.rsplit(":", 1)[1]) for u in urls if u.startswith("wss://"))
-            plain = next(int(u.rsplit(":", 1)[1]) for u in urls if u.startswith("ws://"))
-            return RunningServer(process, home, tls, plain, output)
-    process.kill()
-    raise RuntimeError("chimein serve was not ready in time:\n" + "".join(output[-40:]))
+    launched = launch_server(home, *extra, timeout_s=timeout_s, cwd=REPO)
+    return RunningServer(launched.process, launched.home, launched.tls_port, launched.plain_port, launched.output)
 
 
 def stop_server(server: RunningServer) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -199,7 +199,7 @@ def _run_fast(args: argparse.Namespace, scenes: list[RenderedScene], configs: li
 
 def _run_live(args: argparse.Namespace, scenes: list[RenderedScene], configs: list[RunConfig], out: Path,
               say: _Say, skipped: dict[str, str]) -> tuple[list[RunTrace], dict[str, Any], list[RunConfig], str, dict[str, Any]]:
-    from chimein.bench.live import LiveRunner, ServerHandle, serve_supports_end_of_turn, start_server
+    from chimein.bench.live import LiveRunner, ServerHandle, start_server
 
     servers: dict[str, ServerHandle] = {}
     try:
@@ -214,14 +214,8 @@ def _run_live(args: argparse.Namespace, scenes: list[RenderedScene], configs: li
             say("starting chimein serve (loads the models, ~20 s)...")
             servers["smart_turn"] = start_server(out / "server-home")
             if any(c.end_of_turn == "silence" for c in configs):
-                if serve_supports_end_of_turn():
-                    say("starting a second server with --end-of-turn silence...")
-                    servers["silence"] = start_server(out / "server-home-silence", end_of_turn="silence")
-                else:
-                    for c in configs:
-                        if c.end_of_turn != "smart_turn":
-                            skipped[f"baseline:{c.name}"] = "`chimein serve` has no --end-of-turn option yet"
-                    configs = [c for c in configs if c.end_of_turn == "smart_turn"]
+                say("starting a second server with --end-of-turn silence...")
+                servers["silence"] = start_server(out / "server-home-silence", end_of_turn="silence")
         runners = {k: LiveRunner(v) for k, v in servers.items()}
         traces: list[RunTrace] = []
         by_runner: dict[str, list[RunTrace]] = {k: [] for k in runners}

@@ -11,15 +11,10 @@ carry no decision explanations; the fast runner has them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import math
 import os
-import queue
 import ssl
 import subprocess
-import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +25,7 @@ from chimein.bench.configs import MODEL, RunConfig, live_connect_config
 from chimein.bench.mixer import InputMixer
 from chimein.bench.trace import RunTrace, usage_from_wire
 from chimein.perception.audio import float_to_pcm16
+from chimein.server.launch import launch_server
 
 CHUNK_S = 0.1
 CHUNK_SAMPLES = 1600
@@ -85,52 +81,12 @@ class ServerHandle:
             self.process.kill()
 
 
-def serve_supports_end_of_turn() -> bool:
-    """Whether ``chimein serve`` takes ``--end-of-turn`` (needed for a live silence-threshold baseline)."""
-    from chimein.cli import build_parser
-
-    with contextlib.redirect_stderr(io.StringIO()):
-        try:
-            build_parser().parse_args(["serve", "--end-of-turn", "silence"])
-        except SystemExit:
-            return False
-    return True
-
-
 def start_server(home: Path, *, end_of_turn: str = "smart_turn", timeout_s: float = SERVER_START_TIMEOUT_S) -> ServerHandle:
     """Start ``chimein serve`` on free ports with its own home; wait for its 'ready' line."""
-    home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "CHIMEIN_HOME": str(home), "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
-    args = [sys.executable, "-m", "chimein.cli", "serve", "--port", "0", "--plain-port", "0", "--log-level", "warning"]
-    if end_of_turn != "smart_turn":
-        args += ["--end-of-turn", end_of_turn]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO_ROOT)
-    lines: queue.Queue[str | None] = queue.Queue()
-    output: list[str] = []
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=1.0)
-        except queue.Empty:
-            continue
-        if line is None:
-            raise RuntimeError("chimein serve exited before it was ready:\n" + "".join(output[-30:]))
-        if line.startswith("ready "):
-            urls = line.split()[1:]
-            port = next(int(u.rsplit(":", 1)[1]) for u in urls if u.startswith("wss://"))
-            return ServerHandle(f"https://127.0.0.1:{port}", home / "tls" / "cert.pem", process=process, home=home,
-                                output=output, end_of_turn=end_of_turn)
-    process.kill()
-    raise RuntimeError("chimein serve was not ready in time:\n" + "".join(output[-30:]))
+    extra = ["--log-level", "warning"] + (["--end-of-turn", end_of_turn] if end_of_turn != "smart_turn" else [])
+    launched = launch_server(home, *extra, timeout_s=timeout_s, cwd=REPO_ROOT)
+    return ServerHandle(f"https://127.0.0.1:{launched.tls_port}", launched.cert, process=launched.process, home=home,
+                        output=launched.output, end_of_turn=end_of_turn)
 
 
 class LiveRunner:
