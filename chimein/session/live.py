@@ -87,7 +87,10 @@ log = logging.getLogger("chimein.session")
 SMART_TURN_THRESHOLD = 0.5  # Smart Turn's output is a probability; > 0.5 means complete (model card)
 DEFAULT_MAX_ANSWER_TOKENS = 80
 LEDGER_CHECKPOINT_S = 1.0
-HISTORY_S = 60.0  # input audio kept to rebuild a turn that continued after a pause
+HISTORY_S = 60.0
+# "Wait... stop." may reach us as two turns; a stop-only turn this soon after an interruption is
+# the same request for silence, not a question.
+STOP_FOLLOW_UP_S = 3.0  # input audio kept to rebuild a turn that continued after a pause
 # Speech this far below the participants' level is someone else in the room (a TV, side talk).
 CHATTER_MARGIN_DB = 7.0
 # After a turn that ended on the silence fallback with an unfinished sound (Smart Turn low, or a
@@ -216,6 +219,7 @@ class LiveSession:
         self._overlap: Overlap | None = None
         self._ignore_utterance: str | None = None  # why the current utterance is not a turn
         self._interrupting_utterance = False  # the current utterance interrupted an answer: a participant
+        self._last_interrupt_at_s = -1e9
         self._participant_levels: list[float] = []
         self._eot_probability: float | None = None  # Smart Turn's last score in this utterance
         self._speculative: tuple[int, asyncio.Future[Any]] | None = None  # (pause seq, ASR of the paused audio)
@@ -472,7 +476,8 @@ class LiveSession:
             self._answer = None
             return
         self._participant_levels.append(level)
-        if answer.from_participant and is_stop_request(text):
+        just_interrupted = ended_at_s - self._last_interrupt_at_s < STOP_FOLLOW_UP_S
+        if (answer.from_participant or just_interrupted) and is_stop_request(text):
             self._emit("ignored", reason="the listener asked the assistant to stop; nothing to answer", text=text)
             self._answer = None
             return
@@ -638,6 +643,7 @@ class LiveSession:
         answer.finished = True
         answer.stop()
         answer.may_send.set()
+        self._last_interrupt_at_s = self.detector.clock_s
         if self._overlap is not None and self._overlap.answer is answer:
             self._overlap = None
         heard = answer.playback.heard_text() if answer.playback else ""
