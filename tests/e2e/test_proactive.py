@@ -22,6 +22,7 @@ DIALOGUES = yaml.safe_load((Path(__file__).parent / "data" / "proactive_dialogue
 # topic-relevance misses (a carbonara question, a dough follow-up). The floor leaves room for one
 # more recognition slip on a loaded machine, not for a broken policy.
 ACCURACY_FLOOR = 0.9
+QUIET_S = 1.5  # a line is over when a turn completed and nothing else arrived for this long
 PIZZA_WORDS = {"pizza", "dough", "flour", "yeast", "cheese", "tomato", "tomatoes", "oven", "bake", "crust", "mozzarella", "sauce", "toppings"}
 
 
@@ -53,10 +54,15 @@ async def _say(session, audio: np.ndarray, speed: float) -> None:
 
 
 async def _receive_turn(session, state: dict) -> None:
-    async for message in session.receive():
+    while True:
+        async for message in session.receive():
+            _note(message, state)
+
+
+def _note(message, state: dict) -> None:
+    state["last"] = time.monotonic()
+    if message.server_content is not None:
         content = message.server_content
-        if content is None:
-            continue
         if content.input_transcription and content.input_transcription.text:
             state["heard"] += content.input_transcription.text
         if content.output_transcription and content.output_transcription.text:
@@ -64,7 +70,7 @@ async def _receive_turn(session, state: dict) -> None:
         if message.text:
             state["answer"] += message.text
         if content.turn_complete:
-            state["reason"] = str(content.turn_complete_reason or "")
+            state["reasons"].append(str(content.turn_complete_reason or ""))
             state["done"].set()
 
 
@@ -73,17 +79,21 @@ async def run_dialogue(server, instruction: str, turns: list[dict], *, modality:
     results = []
     async with sdk_client(server).aio.live.connect(model=MODEL, config=_config(instruction, modality)) as session:
         for index, turn in enumerate(turns):
-            state = {"heard": "", "answer": "", "reason": None, "done": asyncio.Event()}
+            state = {"heard": "", "answer": "", "reasons": [], "done": asyncio.Event(), "last": time.monotonic()}
             receiver = asyncio.create_task(_receive_turn(session, state))
             await _say(session, _turn_audio(turn, index), speed)
             silence = np.zeros(int(0.5 * 16000), np.float32)
             deadline = time.monotonic() + 25
-            while not state["done"].is_set() and time.monotonic() < deadline:
+            # A line may reach the server as two turns (a pause inside it): keep listening until a turn
+            # completed and nothing more has arrived for a moment, as a person at the table would.
+            while time.monotonic() < deadline:
+                if state["done"].is_set() and time.monotonic() - state["last"] > QUIET_S:
+                    break
                 await _say(session, silence, speed)
             receiver.cancel()
-            reason = state["reason"]
             # No turnComplete at all means no turn was taken (noise, chatter, nothing recognised): silent.
-            decided = "silent" if reason is None or "REJECTED" in reason else "answer"
+            answered = any("REJECTED" not in reason for reason in state["reasons"])
+            decided = "answer" if answered else "silent"
             results.append({"turn": turn, "heard": state["heard"], "answer": state["answer"], "decided": decided})
     return results
 
