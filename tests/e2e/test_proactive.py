@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 
@@ -22,7 +23,8 @@ DIALOGUES = yaml.safe_load((Path(__file__).parent / "data" / "proactive_dialogue
 # topic-relevance misses (a carbonara question, a dough follow-up). The floor leaves room for one
 # more recognition slip on a loaded machine, not for a broken policy.
 ACCURACY_FLOOR = 0.9
-QUIET_S = 1.5  # a line is over when a turn completed and nothing else arrived for this long
+QUIET_S = 0.5  # once the line's last word was heard and its turn completed, wait this long for more
+FALLBACK_QUIET_S = 4.0  # a line whose last word is never transcribed: over after this long quiet past its end
 PIZZA_WORDS = {"pizza", "dough", "flour", "yeast", "cheese", "tomato", "tomatoes", "oven", "bake", "crust", "mozzarella", "sauce", "toppings"}
 
 
@@ -59,6 +61,11 @@ async def _receive_turn(session, state: dict) -> None:
             _note(message, state)
 
 
+def _last_word(turn: dict) -> str | None:
+    words = re.findall(r"[a-z']+", turn.get("text", "").lower())
+    return words[-1] if words else None
+
+
 def _note(message, state: dict) -> None:
     state["last"] = time.monotonic()
     if message.server_content is not None:
@@ -72,6 +79,9 @@ def _note(message, state: dict) -> None:
         if content.turn_complete:
             state["reasons"].append(str(content.turn_complete_reason or ""))
             state["done"].set()
+            tail = state["tail"]
+            if tail is not None and tail in re.findall(r"[a-z']+", state["heard"].lower()):
+                state["tail_done"] = True
 
 
 async def run_dialogue(server, instruction: str, turns: list[dict], *, modality: str = "TEXT", speed: float = 1.0):
@@ -79,15 +89,21 @@ async def run_dialogue(server, instruction: str, turns: list[dict], *, modality:
     results = []
     async with sdk_client(server).aio.live.connect(model=MODEL, config=_config(instruction, modality)) as session:
         for index, turn in enumerate(turns):
-            state = {"heard": "", "answer": "", "reasons": [], "done": asyncio.Event(), "last": time.monotonic()}
+            state = {"heard": "", "answer": "", "reasons": [], "done": asyncio.Event(), "last": time.monotonic(),
+                     "tail": _last_word(turn), "tail_done": False}
             receiver = asyncio.create_task(_receive_turn(session, state))
             await _say(session, _turn_audio(turn, index), speed)
-            silence = np.zeros(int(0.5 * 16000), np.float32)
+            spoken = time.monotonic()
+            silence = np.zeros(int(0.25 * 16000), np.float32)
             deadline = time.monotonic() + 25
-            # A line may reach the server as two turns (a pause inside it): keep listening until a turn
-            # completed and nothing more has arrived for a moment, as a person at the table would.
+            # A line may reach the server as two turns (a pause inside it), and the first may complete
+            # while the rest is still being spoken: the line is over once a turn completed with its last
+            # word heard, or (a recording, a misheard last word) after a long quiet past its end.
             while time.monotonic() < deadline:
-                if state["done"].is_set() and time.monotonic() - state["last"] > QUIET_S:
+                now = time.monotonic()
+                if state["tail_done"] and now - state["last"] > QUIET_S:
+                    break
+                if state["done"].is_set() and now - max(state["last"], spoken) > FALLBACK_QUIET_S:
                     break
                 await _say(session, silence, speed)
             receiver.cancel()
