@@ -1,4 +1,4 @@
-"""The ``chimein`` command line: serve, demo, models, usage."""
+"""The ``chimein`` command line: serve, demo, models, usage, bench, voices."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ examples:
   chimein models                             the model names clients may ask for
   chimein usage --since 2026-01-01           tokens and cost from the usage ledger
   chimein bench --quick --out bench-out      the benchmark: chimein vs baselines, report.md + plots
+  chimein voices add alice alice.wav         enrol a participant's voice (optional; others are learned)
 
 State (TLS certificate, ledger, prices) lives in $CHIMEIN_HOME (default ~/.chimein).
 """
@@ -82,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the model names clients may ask for")
     sub.add_parser("usage", help="tokens, sessions and cost from the usage ledger", add_help=False)
     sub.add_parser("bench", help="measure decisions, latency, robustness and cost against baselines", add_help=False)
+    sub.add_parser("voices", help="enrol participants' voices (known from the first word; strangers ignored)",
+                   add_help=False)
     return parser
 
 
@@ -94,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         from chimein.usage.report import usage_main
 
         return usage_main(argv[1:])
+    if argv[:1] == ["voices"]:
+        from chimein.perception.voices_cli import voices_main
+
+        return voices_main(argv[1:])
     if argv[:1] == ["bench"]:
         from chimein.bench.cli import bench_main
 

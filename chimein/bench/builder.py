@@ -93,6 +93,7 @@ class RenderedScene:
     labels: list[Label]
     reactive: list[ReactiveClip]
     stems: dict[str, np.ndarray]  # participants / noise / chatter / colisten, for level checks
+    enrolments: dict[str, np.ndarray] = field(default_factory=dict)  # name -> voice sample, at the participants' level
 
     @property
     def duration_s(self) -> float:
@@ -209,7 +210,13 @@ def render(scenario: Scenario, data_dir: Path | None = None) -> RenderedScene:
         mix *= gain
         for stem in stems.values():
             stem *= gain
-    return RenderedScene(scenario=scenario, audio=mix, labels=labels, reactive=reactive, stems=stems)
+    else:
+        gain = 1.0
+    enrolments = {
+        e.name: dsp.scale_to(speak(e.text, e.voice), ref_rms, speech=True) * gain for e in scenario.enrol
+    }
+    return RenderedScene(scenario=scenario, audio=mix, labels=labels, reactive=reactive, stems=stems,
+                         enrolments=enrolments)
 
 
 def _event_audio(event: Event, data: Path, ref_rms: float) -> tuple[np.ndarray, list[tuple[float, float]], str, str]:

@@ -148,6 +148,12 @@ class FastRunner:
             if not end_of_turn_supported():
                 raise RuntimeError("this chimein has no SessionOptions.end_of_turn: the silence-threshold baseline cannot run")
             options["end_of_turn"] = config.end_of_turn
+        if scene.enrolments:
+            from chimein.perception.speakers import enrolled_voice
+
+            options["enrolled_voices"] = tuple(
+                enrolled_voice(name, audio, self.services.speakers) for name, audio in scene.enrolments.items()
+            )
         setup = parse_setup(setup_wire(scene.scenario.setup, config))
         session = LiveSession(setup, resolve_model(setup.model), self.services, send, SessionOptions(**options))
         try:

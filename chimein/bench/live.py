@@ -11,11 +11,13 @@ carry no decision explanations; the fast runner has them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import ssl
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,11 +101,31 @@ class LiveRunner:
         started = time.perf_counter()
         trace = RunTrace(scenario_id=scene.scenario.id, config=config.name, runner="live")
         try:
-            asyncio.run(self._run(scene, config, trace))
+            with self._enrolled(scene):
+                asyncio.run(self._run(scene, config, trace))
         except Exception as exc:  # one broken scene must not end the benchmark
             trace.error = f"{type(exc).__name__}: {exc}"
         trace.wall_s = time.perf_counter() - started
         return trace
+
+    @contextlib.contextmanager
+    def _enrolled(self, scene: RenderedScene) -> Iterator[None]:
+        """Enrol the scene's participants as `chimein voices add` would (the server reads them per session)."""
+        if not scene.enrolments:
+            yield
+            return
+        if self.server.home is None:
+            raise RuntimeError("this scene enrols voices, which needs a server started by the bench (not --server)")
+        from chimein.perception.speakers import SpeakerEmbedder, VoiceBook
+
+        book = VoiceBook(self.server.home / "voices")
+        for name, audio in scene.enrolments.items():
+            book.add(name, audio, SpeakerEmbedder.shared())
+        try:
+            yield
+        finally:
+            for name in scene.enrolments:
+                book.remove(name)
 
     def _client(self) -> Any:
         from google import genai

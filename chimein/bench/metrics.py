@@ -16,7 +16,10 @@ DECISION_KINDS = ("speech", "noise", "music", "chatter", "colisten")
 FALSE_TRIGGER_GROUPS = {
     "noise": lambda o, cat: o.kind == "noise",
     "music": lambda o, cat: o.kind == "music",
-    "chatter": lambda o, cat: o.kind in ("chatter",),
+    "chatter": lambda o, cat: o.kind == "chatter" and "cold_start" not in o.tags,
+    # Chatter before anyone in the session has spoken and with nobody enrolled: nothing to compare it
+    # with, so it is reported apart (README: "Who is in the conversation").
+    "chatter_cold_start": lambda o, cat: o.kind == "chatter" and "cold_start" in o.tags,
     "colistened_recording": lambda o, cat: o.kind == "colisten",
     "off_topic": lambda o, cat: o.kind == "speech",
 }

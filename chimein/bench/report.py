@@ -20,6 +20,7 @@ HEADLINE: list[tuple[str, tuple[str, ...], str]] = [
     ("False triggers: noise only", ("false_triggers", "noise"), "trig"),
     ("False triggers: music", ("false_triggers", "music"), "trig"),
     ("False triggers: chatter only", ("false_triggers", "chatter"), "trig"),
+    ("False triggers: chatter at a cold start (nobody known or enrolled yet)", ("false_triggers", "chatter_cold_start"), "trig"),
     ("False triggers: co-listened recording", ("false_triggers", "colistened_recording"), "trig"),
     ("False triggers: utterances not for the assistant", ("false_triggers", "off_topic"), "trig"),
     ("Pause takeover (answer audio in a mid-sentence pause)", ("pause_takeover",), "rate"),

@@ -122,6 +122,21 @@ class EchoSpec:
     rt60_s: float = 0.3
 
 
+ENROL_TEXT = (
+    "Hi, this is how I usually sound when I talk at home. We cook together most evenings, "
+    "and sometimes we ask the assistant for help with a recipe."
+)
+
+
+@dataclass(frozen=True)
+class EnrolSpec:
+    """A participant enrolled before the scene (``chimein voices add``): a sample of their voice."""
+
+    name: str
+    voice: str
+    text: str = ENROL_TEXT
+
+
 @dataclass(frozen=True)
 class Scenario:
     id: str
@@ -137,6 +152,7 @@ class Scenario:
     quick: bool = False
     path: Path | None = None
     tags: tuple[str, ...] = ()
+    enrol: tuple[EnrolSpec, ...] = ()
 
     @property
     def needs_real_data(self) -> bool:
@@ -187,7 +203,7 @@ def parse_scenario(raw: Any, *, default_id: str = "scenario", path: Path | None 
     """Build a Scenario from the parsed YAML mapping (see SCHEMA.md)."""
     m = _mapping(raw, "scenario")
     _only(m, {"id", "category", "description", "quick", "setup", "timeline", "background", "echo",
-              "speech_level_dbfs", "lead_in_s", "tail_s", "tags"}, "scenario")
+              "speech_level_dbfs", "lead_in_s", "tail_s", "tags", "enrol"}, "scenario")
     category = m.get("category")
     if category not in CATEGORIES:
         raise ScenarioError(f"category must be one of {', '.join(CATEGORIES)}; got {category!r}")
@@ -213,6 +229,7 @@ def parse_scenario(raw: Any, *, default_id: str = "scenario", path: Path | None 
         quick=bool(m.get("quick", False)),
         path=path,
         tags=tuple(str(t) for t in _list(m.get("tags"), "tags")),
+        enrol=tuple(_enrol(item, i) for i, item in enumerate(_list(m.get("enrol"), "enrol"))),
     )
     if not any(e.expect != "none" or e.then != "none" for e in events):
         raise ScenarioError("nothing to score: give at least one event an `expect`")
@@ -376,6 +393,15 @@ def _layer(raw: Any, index: int) -> Layer:
         reverb=_num(m.get("reverb", 0.0), f"{where}.reverb", lo=0, hi=1),
         rt60_s=_num(m.get("rt60_s", 0.5), f"{where}.rt60_s", lo=0.05, hi=3),
     )
+
+
+def _enrol(raw: Any, index: int) -> EnrolSpec:
+    m = _mapping(raw, f"enrol[{index}]")
+    _only(m, {"name", "voice", "text"}, f"enrol[{index}]")
+    voice = m.get("voice")
+    if voice not in VOICES:
+        raise ScenarioError(f"enrol[{index}].voice must be a bench voice ({', '.join(VOICES)}), got {voice!r}")
+    return EnrolSpec(name=str(m.get("name") or voice), voice=voice, text=str(m.get("text") or ENROL_TEXT))
 
 
 def _echo(raw: Any) -> EchoSpec:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import Literal
 
 # Overlap still going after this long is an interruption whatever it says (a back-channel is short).
@@ -21,6 +22,14 @@ SHORT_OVERLAP_S = 0.7
 SHORT_OVERLAP_MAX_WORDS = 2
 # The echo canceller removed this much of the overlap's energy: it was our own voice coming back.
 ECHO_REMOVED_DB = -12.0
+# A transcript with at least this many letters, this share of them in runs matching what the
+# assistant said in the last RECENT_ECHO_S seconds, is our voice misheard.
+ECHO_MIN_LETTERS = 8
+ECHO_LETTER_SHARE = 0.6
+RECENT_ECHO_S = 3.0
+# The raw microphone's loudness follows what was played this closely: our voice coming back
+# (checked before the canceller has converged, where its removal ratio says nothing yet).
+ECHO_FOLLOWS = 0.8
 # Words people say to show they are listening, or to hold the floor without taking it.
 BACKCHANNEL_WORDS = frozenset(
     """
@@ -61,6 +70,26 @@ def echoes_assistant(transcript: str, assistant_text: str) -> bool:
     return len(words) >= 2 and sum(w in said for w in words) / len(words) >= 0.7
 
 
+def sounds_like_assistant(transcript: str, recent_assistant_text: str) -> bool:
+    """The overlap's letters are mostly runs of what the assistant just said: a misheard echo.
+
+    Whisper garbles our own voice coming back ("The planets" -> "Plan it to the", "You can make
+    a" -> "Can make it to"), so whole words rarely match. Runs of 3+ letters in order, against only
+    the words played in the last seconds, do; a question that reuses the answer's words from
+    earlier in it does not reach the threshold, and anything with a stop word is never an echo.
+    """
+    words = words_of(transcript)
+    if any(w in STOP_WORDS for w in words):
+        return False
+    heard = "".join(w for w in words if w not in BACKCHANNEL_WORDS)
+    said = "".join(words_of(recent_assistant_text))
+    if len(heard) < ECHO_MIN_LETTERS or not said:
+        return False
+    blocks = SequenceMatcher(None, heard, said, autojunk=False).get_matching_blocks()
+    matched = sum(b.size for b in blocks if b.size >= 3)
+    return matched / len(heard) >= ECHO_LETTER_SHARE
+
+
 def judge_overlap(
     *,
     duration_s: float,
@@ -69,6 +98,9 @@ def judge_overlap(
     assistant_text: str = "",
     speech_s: float | None = None,
     echo_removed_db: float | None = None,
+    recent_assistant_text: str = "",
+    follows_reference: float | None = None,
+    loudspeaker: bool = False,
 ) -> OverlapVerdict:
     """Decide what to do about speech that started while the assistant was talking.
 
@@ -77,6 +109,10 @@ def judge_overlap(
     """
     if transcript is not None and echoes_assistant(transcript, assistant_text):
         return OverlapVerdict("resume", "the assistant's own voice, heard back")
+    if transcript is not None and sounds_like_assistant(transcript, recent_assistant_text):
+        return OverlapVerdict("resume", f"the assistant's own voice, misheard ('{transcript.strip()}')")
+    if follows_reference is not None and follows_reference >= ECHO_FOLLOWS and not _asks_to_stop(transcript):
+        return OverlapVerdict("resume", f"the assistant's own voice (the microphone follows what was played, r={follows_reference:.2f})")
     if echo_removed_db is not None and echo_removed_db < ECHO_REMOVED_DB:
         return OverlapVerdict("resume", f"the assistant's own voice (the echo canceller removed {-echo_removed_db:.0f} dB)")
     # Long means long *speech*: once the overlap has stopped, its own length counts, not the time the
@@ -100,7 +136,18 @@ def judge_overlap(
         if still_speaking:
             return OverlapVerdict("wait", "back-channel words so far; waiting for the rest")
         return OverlapVerdict("resume", f"back-channel '{transcript.strip()}'")
+    if loudspeaker:
+        # Our voice comes back through the room and the canceller leaves fragments that Whisper turns
+        # into a few words: over a loudspeaker, a short phrase with no stop word is not enough.
+        if still_speaking:
+            return OverlapVerdict("wait", "a few words over the loudspeaker; waiting for more")
+        return OverlapVerdict("resume", f"a short phrase over the loudspeaker with no stop word ('{transcript.strip()}'), "
+                                        "likely the assistant's own voice")
     return OverlapVerdict("interrupt", f"a new request: '{transcript.strip()}'")
+
+
+def _asks_to_stop(transcript: str | None) -> bool:
+    return transcript is not None and any(w in STOP_WORDS for w in words_of(transcript))
 
 
 def is_stop_request(text: str) -> bool:

@@ -232,6 +232,8 @@ def _segment_kind(seg: str, mark: str, names: set[str]) -> RequestKind:
         return "question"
     if first in _PERSON_VERBS and (second in ("me", "us", "the", "that", "this", "it", "my", "your") or not second):
         return "social"
+    if first == "let" and second == "me" and third not in ("know", "hear"):
+        return "statement"  # "let me finish this first": the speaker's own plan, not a request ("let me know" is)
     if first in _COMMAND_VERBS and second not in ("you", "i", "we", "he", "she", "they", "is", "was", "are", "were", "'s"):
         # "Remember when ..." / "Look at that" are chat, not commands.
         if not (first in ("remember", "look", "say", "call", "name", "note", "walk") and second in ("when", "at", "what", "him", "her")):

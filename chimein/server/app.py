@@ -17,6 +17,7 @@ import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,6 +27,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from chimein import __version__
+from chimein.home import chimein_home
+from chimein.perception.speakers import VoiceBook
 from chimein.protocol import server_messages as out
 from chimein.protocol.messages import (
     CLOSE_INTERNAL,
@@ -71,11 +74,13 @@ class ServerConfig:
     ssl_context: ssl.SSLContext | None = None
     on_session_event: Callable[[dict[str, Any]], None] | None = None
     extra_http: dict[str, Callable[[Request], Response | None]] = field(default_factory=dict)
-    max_connection_s: float | None = 600.0
     end_of_turn: str = "smart_turn"  # "silence": the benchmark's plain silence-threshold baseline
+    max_connection_s: float | None = 600.0
     """A connection is closed after this long, like the Live API's ~10 minutes (None: no limit)."""
     go_away_warning_s: float = 10.0
     """``goAway{timeLeft}`` is sent this long before that close."""
+    voices_dir: Path | None = None
+    """Enrolled participants (``chimein voices``); default ``$CHIMEIN_HOME/voices``."""
 
 
 class LiveServer:
@@ -87,6 +92,7 @@ class LiveServer:
         self.keys = KeyChecker(config.api_keys)
         self._servers: list[Server] = []
         self.active_sessions = 0
+        self.voices = VoiceBook(config.voices_dir or chimein_home() / "voices")
         self.resumption = ResumptionStore()  # in-process: resume on the same server process (see its module)
 
     async def start(self) -> list[tuple[str, int, bool]]:
@@ -189,6 +195,7 @@ class LiveServer:
             end_of_turn=self.config.end_of_turn,  # type: ignore[arg-type]
             observer=self._observer(ws, send),
             resumption=self.resumption,
+            enrolled_voices=tuple(self.voices.voices()),
         )
 
         session = LiveSession(setup, model, self.services, send, options)

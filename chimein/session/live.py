@@ -56,7 +56,15 @@ from chimein.perception.audio import INPUT_RATE, AudioDecodeError, pcm16_to_floa
 from chimein.perception.echo import EchoCanceller
 from chimein.perception.history import AudioHistory
 from chimein.perception.levels import speech_level_db
-from chimein.policy.barge_in import is_stop_request, judge_overlap
+from chimein.perception.speakers import EnrolledVoice, Match, Participants, voiced_seconds
+from chimein.policy.barge_in import (
+    RECENT_ECHO_S,
+    OverlapVerdict,
+    is_backchannel,
+    is_stop_request,
+    judge_overlap,
+    words_of,
+)
 from chimein.policy.instruction import answer_instruction
 from chimein.policy.proactivity import Decision, ProactivityPolicy, Turn
 from chimein.protocol import server_messages as out
@@ -91,8 +99,19 @@ HISTORY_S = 60.0
 # "Wait... stop." may reach us as two turns; a stop-only turn this soon after an interruption is
 # the same request for silence, not a question.
 STOP_FOLLOW_UP_S = 3.0  # input audio kept to rebuild a turn that continued after a pause
-# Speech this far below the participants' level is someone else in the room (a TV, side talk).
+# Speech this far below the participants' level is someone else in the room (a TV, side talk);
+# when its voice print matches no participant, a smaller gap is enough.
 CHATTER_MARGIN_DB = 7.0
+UNKNOWN_VOICE_MARGIN_DB = 5.0
+# Speech over the answer whose voice print is the assistant's own (by this much more than any
+# participant's) is the loudspeaker coming back, whatever the echo canceller left of it.
+OWN_VOICE_SIMILARITY = 0.5
+# A sound this short (voiced seconds, words), no question, starting this soon after an answer's
+# audio ended at the listener, is an acknowledgement of it rather than a turn (proactive audio only).
+ACK_MAX_SPEECH_S = 0.7
+ACK_MAX_WORDS = 4
+ACK_WINDOW_S = 2.5
+OWN_VOICE_LEAD = 0.1
 # After a turn that ended on the silence fallback with an unfinished sound (Smart Turn low, or a
 # trailing "and"/"maybe"), wait this much longer before speaking: the speaker is likely mid-thought.
 PAUSE_GRACE_S = 1.0  # the sound was unfinished (Smart Turn low)
@@ -125,6 +144,8 @@ class SessionOptions:
     silence timeout ends a turn (the benchmark's plain turn-taking baseline)."""
     resumption: ResumptionStore | None = None
     """The server's resumption handles (session/resumption.py); None: sessions cannot be resumed."""
+    enrolled_voices: tuple[EnrolledVoice, ...] = ()
+    """Participants known before the session starts (``chimein voices add``); others are learned."""
 
 
 @dataclass
@@ -220,7 +241,12 @@ class LiveSession:
         self._ignore_utterance: str | None = None  # why the current utterance is not a turn
         self._interrupting_utterance = False  # the current utterance interrupted an answer: a participant
         self._last_interrupt_at_s = -1e9
+        self._answer_heard_until_s = -1e9  # input time when the last answer's audio ended at the listener
         self._participant_levels: list[float] = []
+        self.participants = Participants()
+        for voice in self.options.enrolled_voices:
+            self.participants.enrol(voice)
+            self._participant_levels.append(voice.level_db)
         self._eot_probability: float | None = None  # Smart Turn's last score in this utterance
         self._speculative: tuple[int, asyncio.Future[Any]] | None = None  # (pause seq, ASR of the paused audio)
         self._speech_lock = asyncio.Lock()  # one answer's audio at a time
@@ -345,9 +371,10 @@ class LiveSession:
         if self.setup.activity_handling == "NO_INTERRUPTION":
             return
         level = speech_level_db(self.detector.utterance_audio())
-        if self._is_chatter(level):
-            self._ignore_utterance = f"background speech at {level:.0f} dBFS, below the participants"
-            self._emit("overlap_ignored", answer_id=answer.id, reason=self._ignore_utterance)
+        chatter = self._chatter_reason(level)
+        if chatter is not None:
+            self._ignore_utterance = chatter
+            self._emit("overlap_ignored", answer_id=answer.id, reason=chatter)
             return
         # Hold the output at once (a real interruption is then already stopped), then judge.
         answer.hold()
@@ -373,15 +400,24 @@ class LiveSession:
             removed = None
             if self.echo.echo_path and duration >= 0.5:  # skip the canceller's onset transient (~0.25 s)
                 removed = self.echo.removed_db(overlap.start_s + 0.25, overlap.start_s + duration)
+            follows = self.echo.follows_reference(overlap.start_s, overlap.start_s + max(0.5, min(duration, speech_s + 0.1)))
             verdict = judge_overlap(
                 duration_s=duration, still_speaking=still, transcript=transcript,
                 assistant_text=" ".join(overlap.answer.spoken_text), speech_s=speech_s, echo_removed_db=removed,
+                recent_assistant_text=overlap.answer.playback.recent_text(RECENT_ECHO_S) if overlap.answer.playback else "",
+                follows_reference=follows, loudspeaker=self.echo.echo_path and self.echo.active,
             )
             if verdict.action == "wait":
                 await asyncio.sleep(0.05)
                 continue
+            if verdict.action == "interrupt":
+                audio = overlap.ended_audio if overlap.ended_audio is not None else self.detector.utterance_audio()
+                verdict = await self._check_overlap_voice(audio, verdict)
+                if self._overlap is not overlap or overlap.answer.finished:
+                    return
             self._overlap = None
-            self._emit("overlap_judged", answer_id=overlap.answer.id, transcript=transcript, **verdict.to_json())
+            self._emit("overlap_judged", answer_id=overlap.answer.id, transcript=transcript,
+                       follows_reference=None if follows is None else round(follows, 2), **verdict.to_json())
             if verdict.action == "interrupt":
                 self._interrupt(overlap.answer, reason=verdict.reason)
                 # The interrupting utterance is a participant's turn; it is answered unless, once
@@ -398,11 +434,64 @@ class LiveSession:
             overlap.answer.release()
             return
 
-    def _is_chatter(self, level_db: float) -> bool:
-        if not self._participant_levels:
+    async def _check_overlap_voice(self, audio: np.ndarray, verdict: OverlapVerdict) -> OverlapVerdict:
+        """Veto an interruption spoken in the assistant's own voice (echo) or by a quieter stranger."""
+        embedding, own = await asyncio.gather(
+            asyncio.to_thread(self.services.speakers.embed, audio),
+            asyncio.to_thread(self.services.own_voice_print, self.voice_id),
+        )
+        if embedding is None:
+            return verdict
+        match = self.participants.match(embedding)
+        own_similarity = float(np.dot(own, embedding))
+        self._emit("overlap_voice", own_similarity=round(own_similarity, 2), participant_similarity=round(match.similarity, 2),
+                   participant=match.voice.name if match.voice else None)
+        if own_similarity >= OWN_VOICE_SIMILARITY and own_similarity >= match.similarity + OWN_VOICE_LEAD:
+            return OverlapVerdict("resume", f"the assistant's own voice (voice print {own_similarity:.2f})")
+        chatter = self._chatter_reason(speech_level_db(audio), match)
+        if chatter is not None:
+            return OverlapVerdict("resume", chatter)
+        return verdict
+
+    def _chatter_reason(self, level_db: float, match: Match | None = None) -> str | None:
+        """Why this speech is not a participant's (a TV, side talk), or None when it may be one.
+
+        ``match`` is None when the speech was too short for a voice print: level alone decides.
+        """
+        reference = self._reference_level_db()
+        if reference is None:
+            return None
+        if match is not None and match.voice is not None:
+            usual = match.voice.level_db
+            # A voice heard before anyone louder spoke (a TV at the start of a session) is known but
+            # is no participant: it is background when it is usually, and now, far below them.
+            if usual is not None and usual < reference - CHATTER_MARGIN_DB and level_db < reference - CHATTER_MARGIN_DB:
+                return f"background speech: a voice that is always {reference - usual:.0f} dB below the participants"
+            return None  # a participant, however far from the microphone right now
+        if match is not None and level_db < reference - UNKNOWN_VOICE_MARGIN_DB:
+            return f"background speech: an unknown voice {reference - level_db:.0f} dB below the participants"
+        if level_db < reference - CHATTER_MARGIN_DB:
+            return f"background speech at {level_db:.0f} dBFS, {reference - level_db:.0f} dB below the participants"
+        return None
+
+    def _is_acknowledgement(self, text: str, answer: Answer) -> bool:
+        """A brief sound right after an answer ended ("mm-hmm", "okay"): the listener acknowledging it.
+
+        Whisper turns a lone "mm-hmm" into words ("And I'm up.") often enough that the words alone
+        cannot be trusted; a short sound with no question in it, just after the answer, is not a turn.
+        """
+        if answer.user_audio is None or text.rstrip().endswith("?") or len(words_of(text)) > ACK_MAX_WORDS:
             return False
-        reference = float(np.median(self._participant_levels[-8:]))
-        return level_db < reference - CHATTER_MARGIN_DB
+        if answer.start_s - self._answer_heard_until_s > ACK_WINDOW_S:
+            return False
+        return is_backchannel(text) or voiced_seconds(answer.user_audio) < ACK_MAX_SPEECH_S
+
+    def _reference_level_db(self) -> float | None:
+        """The participants' speaking level: the loudest voice's usual level (else recent turns' median)."""
+        usual = [v.level_db for v in self.participants.voices if v.level_db is not None]
+        if usual:
+            return max(usual)
+        return float(np.median(self._participant_levels[-8:])) if self._participant_levels else None
 
     def _end_user_turn(self, audio: np.ndarray, ended_at_s: float, *, interrupting: bool = False) -> None:
         carry_start, self._carry_start_s = self._carry_start_s, None
@@ -459,23 +548,35 @@ class LiveSession:
         assert answer.user_audio is not None
         speculative, self._speculative = self._speculative, None
         eot_probability = self._eot_probability
+        voice_print = asyncio.ensure_future(asyncio.to_thread(self.services.speakers.embed, answer.user_audio))
         if speculative is not None and speculative[0] == self._pause_seq and not answer.carried:
             transcription = await speculative[1]  # the audio since that pause is silence: same words
         else:
             transcription = await asyncio.to_thread(self.services.asr.transcribe, answer.user_audio)
+        embedding = await voice_print
         text = transcription.text.strip()
         level = speech_level_db(answer.user_audio)
+        match = self.participants.match(embedding) if embedding is not None else None
         self._emit("transcribed", answer_id=answer.id, text=text, ended_at_s=ended_at_s, level_db=round(level, 1),
-                   audio_s=round(len(answer.user_audio) / INPUT_RATE, 3))
+                   audio_s=round(len(answer.user_audio) / INPUT_RATE, 3),
+                   voice=(match.voice.name if match.voice else "unknown") if match else None,
+                   voice_similarity=round(match.similarity, 2) if match else None)
         if not text:
             self._emit("ignored", reason="no words recognised (noise or a blip)")
             self._answer = None
             return
-        if self._is_chatter(level) and not answer.from_participant:
-            self._emit("ignored", reason=f"background speech at {level:.0f} dBFS, below the participants", text=text)
+        chatter = None if answer.from_participant else self._chatter_reason(level, match)
+        if chatter is not None:
+            self._emit("ignored", reason=chatter, text=text)
             self._answer = None
             return
         self._participant_levels.append(level)
+        if embedding is not None:
+            self.participants.learn(embedding, level)
+        if self.policy is not None and self._is_acknowledgement(text, answer):
+            self._emit("ignored", reason="a short acknowledgement of the answer just given", text=text)
+            self._answer = None
+            return
         just_interrupted = ended_at_s - self._last_interrupt_at_s < STOP_FOLLOW_UP_S
         if (answer.from_participant or just_interrupted) and is_stop_request(text):
             self._emit("ignored", reason="the listener asked the assistant to stop; nothing to answer", text=text)
@@ -665,6 +766,8 @@ class LiveSession:
         answer.finished = True
         if self._answer is answer:
             self._answer = None
+        if answer.playback is not None and answer.playback.sent_samples:
+            self._answer_heard_until_s = self.detector.clock_s + answer.playback.play_delay_s()
         await self._record_and_complete(answer, reason=reason, outcome=outcome, extra=extra)
 
     async def _record_and_complete(self, answer: Answer, *, reason: str | None, outcome: str, extra: dict[str, Any]) -> None:

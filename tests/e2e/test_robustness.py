@@ -5,15 +5,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pytest
+import soundfile as sf
 import websockets
 from google.genai import types
 
+from chimein.bench.scenario import ENROL_TEXT
+from chimein.bench.voices import speak
 from chimein.perception.audio import decode_audio_file, resample
 from chimein.perception.wer import word_error_rate
 from tests.e2e.client import MODEL, Microphone, sdk_client, speech_16k
@@ -146,6 +151,32 @@ async def test_tv_chatter_neither_triggers_nor_interrupts(server):
     log = await conversation(server, lambda s: Microphone(s), script, seconds=24)
     assert log.kinds().count("turn_complete") == 1, log.items
     assert "interrupted" not in log.kinds()
+
+
+async def test_side_talk_is_ignored_once_the_household_is_enrolled(server, tmp_path):
+    """Side talk at -8 dB before anyone has spoken: only enrolment says who the participants are."""
+    question = speech_16k("What is the capital of France?")  # heart, the enrolled voice
+    sample = tmp_path / "household.wav"
+    sf.write(sample, _scaled(speak(ENROL_TEXT, "heart"), _level(question)), 16000)
+    voices = ["--dir", str(server.home / "voices")]
+    enrol = subprocess.run([sys.executable, "-m", "chimein.cli", "voices", *voices, "add", "household", str(sample)],
+                           capture_output=True, text=True, timeout=120)
+    assert enrol.returncode == 0, enrol.stderr
+    side_talk = _scaled(speak("What time does the store close today?", "joe-high"), _level(question) * 10 ** (-8 / 20))
+
+    async def script(mic, log):
+        await asyncio.sleep(0.5)
+        mic.say(side_talk)
+        await asyncio.sleep(4.0)
+        mic.say(question)
+
+    try:
+        log = await conversation(server, lambda s: Microphone(s), script, seconds=14)  # proactive audio off
+    finally:
+        subprocess.run([sys.executable, "-m", "chimein.cli", "voices", *voices, "remove", "household"], timeout=120)
+    heard = log.text("input").lower()
+    assert "store" not in heard and "france" in heard, log.items
+    assert log.kinds().count("turn_complete") == 1, log.items
 
 
 async def _interrupt_scenario(server, interjection: np.ndarray) -> Log:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chimein.policy.barge_in import is_backchannel, is_stop_request, judge_overlap
+from chimein.policy.barge_in import is_backchannel, is_stop_request, judge_overlap, sounds_like_assistant
 
 
 @pytest.mark.parametrize("text", ["Uh-huh.", "Mm-hmm", "yeah", "Okay, right.", "Oh wow", "", "I see."])
@@ -48,3 +48,38 @@ def test_slow_recognition_does_not_turn_a_backchannel_into_an_interruption():
     """The overlap stopped after 0.5 s; the recogniser answered 1.6 s after its onset, with a hallucination."""
     verdict = judge_overlap(duration_s=1.6, still_speaking=False, transcript="at home", speech_s=0.54)
     assert verdict.action == "resume"
+
+
+@pytest.mark.parametrize(("heard", "said"), [
+    ("Plan it to the...", "The planets of the solar system are Mercury, Venus"),
+    ("Can make it to...", "You can make a good tomato sauce with"),
+])
+def test_our_voice_misheard_is_recognised(heard, said):
+    assert sounds_like_assistant(heard, said)
+    verdict = judge_overlap(duration_s=0.9, still_speaking=False, transcript=heard, recent_assistant_text=said)
+    assert verdict.action == "resume" and "own voice" in verdict.reason
+
+
+@pytest.mark.parametrize(("heard", "said"), [
+    ("How long should the dough rest?", "Knead the dough, then the dough should rest for an hour in a warm place"),
+    ("Is Pluto a planet too?", "The planets of the solar system are Mercury, Venus, Earth"),
+    ("Tell me more about the sauce", "You can make a good tomato sauce with garlic"),
+    ("Wait, stop the planets", "The planets of the solar system are"),
+])
+def test_a_question_reusing_the_answers_words_is_not_an_echo(heard, said):
+    assert not sounds_like_assistant(heard, said)
+
+
+def test_microphone_following_the_reference_is_our_voice_unless_it_asks_to_stop():
+    assert judge_overlap(duration_s=0.8, still_speaking=False, transcript="Mercury the...", follows_reference=0.9).action == "resume"
+    assert judge_overlap(duration_s=0.8, still_speaking=False, transcript="Wait, stop.", follows_reference=0.9).action == "interrupt"
+    assert judge_overlap(duration_s=0.8, still_speaking=False, transcript="Mercury the...", follows_reference=0.5).action == "interrupt"
+
+
+def test_over_a_loudspeaker_a_short_phrase_needs_a_stop_word():
+    kwargs = {"duration_s": 0.8, "still_speaking": False, "speech_s": 0.8, "loudspeaker": True}
+    assert judge_overlap(transcript="May the twelfth.", **kwargs).action == "resume"
+    assert judge_overlap(transcript="Wait, stop.", **kwargs).action == "interrupt"
+    assert judge_overlap(duration_s=0.8, still_speaking=True, transcript="May the", loudspeaker=True).action == "wait"
+    # Speaking on past LONG_OVERLAP_S is an interruption, loudspeaker or not.
+    assert judge_overlap(duration_s=1.5, still_speaking=True, transcript="How long should it", loudspeaker=True).action == "interrupt"
