@@ -22,10 +22,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 import numpy as np
+
+from chimein.shared_model import SharedModel
 
 from .text import SpokenStream
 
@@ -136,7 +138,7 @@ def _load_llama(path: Path, *, use_extra_buffers: bool, **kwargs: Any):
 _LLAMA_LOAD_LOCK = threading.Lock()
 
 
-class EmbeddedLlama:
+class EmbeddedLlama(SharedModel):
     """SmolLM2-135M-Instruct in this process: one shared instance, one reply at a time.
 
     The prompt is ChatML: one system message (the spoken-style prompt followed by the caller's
@@ -156,8 +158,6 @@ class EmbeddedLlama:
     """
 
     name = "smollm2-135m-instruct"
-    _shared: ClassVar[EmbeddedLlama | None] = None
-    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(
         self,
@@ -198,14 +198,6 @@ class EmbeddedLlama:
         """How many of those were already in the KV cache (not evaluated again)."""
         with self._lock:
             self._llm.eval(self._head(""))
-
-    @classmethod
-    def shared(cls) -> EmbeddedLlama:
-        """The process-wide instance, loaded on first use."""
-        with cls._shared_lock:
-            if cls._shared is None:
-                cls._shared = cls()
-            return cls._shared
 
     # -- tokens -----------------------------------------------------------------------------
     def _special(self, text: str) -> int:

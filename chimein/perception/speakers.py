@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import onnxruntime as ort
 
 from chimein.perception.assets import package_dir
 from chimein.perception.levels import speech_level_db
+from chimein.shared_model import SharedModel
 
 RATE = 16000
 N_FFT = 512
@@ -103,11 +103,8 @@ def log_mel(audio: np.ndarray) -> np.ndarray:
     return np.log10(spectrum @ _MEL.T + 1e-10).astype(np.float32)
 
 
-class SpeakerEmbedder:
+class SpeakerEmbedder(SharedModel):
     """256-d L2-normalised voice prints. One per process; thread-safe (onnxruntime sessions are)."""
-
-    _shared: SpeakerEmbedder | None = None
-    _shared_lock = threading.Lock()
 
     def __init__(self, model_path: Path | None = None) -> None:
         opts = ort.SessionOptions()
@@ -117,14 +114,6 @@ class SpeakerEmbedder:
         self._session = ort.InferenceSession(
             str(model_path or find_embedder_model()), sess_options=opts, providers=["CPUExecutionProvider"]
         )
-
-    @classmethod
-    def shared(cls) -> SpeakerEmbedder:
-        if cls._shared is None:
-            with cls._shared_lock:
-                if cls._shared is None:
-                    cls._shared = cls()
-        return cls._shared
 
     def embed(self, audio: np.ndarray) -> np.ndarray | None:
         """The voice print of a 16 kHz utterance, or None when it is too short to say."""

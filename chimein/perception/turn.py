@@ -10,7 +10,6 @@ numpy port of ``transformers.WhisperFeatureExtractor`` (the same maths as pipeca
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import onnxruntime as ort
 
 from chimein.perception.assets import package_dir
 from chimein.perception.audio import INPUT_RATE
+from chimein.shared_model import SharedModel
 
 WINDOW_S = 8
 _WINDOW = WINDOW_S * INPUT_RATE
@@ -90,15 +90,12 @@ def _model_sort_key(path: Path) -> tuple[tuple[int, ...], bool]:
     return version, "cpu" in path.stem
 
 
-class SmartTurn:
+class SmartTurn(SharedModel):
     """Smart Turn v3.x on onnxruntime: probability that the speaker has finished their turn.
 
     One instance per process; ``completion_probability`` blocks (~50-150 ms on this CPU), so call
     it from a worker thread. onnxruntime sessions are thread-safe, so no lock is needed.
     """
-
-    _shared: SmartTurn | None = None
-    _shared_lock = threading.Lock()
 
     def __init__(self, model_path: Path | None = None, *, threads: int = 1) -> None:
         self.model_path = model_path or find_smart_turn_model()
@@ -111,15 +108,6 @@ class SmartTurn:
         self._session = ort.InferenceSession(
             str(self.model_path), sess_options=opts, providers=["CPUExecutionProvider"]
         )
-
-    @classmethod
-    def shared(cls) -> SmartTurn:
-        """The process-wide instance, loaded on first use."""
-        if cls._shared is None:
-            with cls._shared_lock:
-                if cls._shared is None:
-                    cls._shared = cls()
-        return cls._shared
 
     @staticmethod
     def features(audio: np.ndarray) -> np.ndarray:

@@ -8,7 +8,6 @@ package, whose ``__init__`` needs torch) or from pipecat's identical copy. 512-s
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import onnxruntime as ort
 
 from chimein.perception.assets import package_dir
 from chimein.perception.audio import INPUT_RATE
+from chimein.shared_model import SharedModel
 
 
 def find_silero_model() -> Path:
@@ -34,15 +34,12 @@ def find_silero_model() -> Path:
     )
 
 
-class SileroVad:
+class SileroVad(SharedModel):
     """The Silero VAD ONNX model on onnxruntime (no torch), shared by every stream in the process.
 
     ``InferenceSession.run`` is thread-safe, so streams on different threads share one session;
     all per-stream state lives in :class:`VadStream`.
     """
-
-    _shared: SileroVad | None = None
-    _shared_lock = threading.Lock()
 
     def __init__(self, model_path: Path | None = None, *, threads: int = 1) -> None:
         self.model_path = model_path or find_silero_model()
@@ -55,15 +52,6 @@ class SileroVad:
             str(self.model_path), sess_options=opts, providers=["CPUExecutionProvider"]
         )
         self._sr = np.array(INPUT_RATE, dtype=np.int64)
-
-    @classmethod
-    def shared(cls) -> SileroVad:
-        """The process-wide instance, loaded on first use."""
-        if cls._shared is None:
-            with cls._shared_lock:
-                if cls._shared is None:
-                    cls._shared = cls()
-        return cls._shared
 
     def stream(self) -> VadStream:
         """A fresh per-conversation stream (its own context and recurrent state)."""

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from chimein.shared_model import SharedModel
+
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 DIMENSION = 384
 MAX_TOKENS = 256
@@ -76,16 +78,13 @@ def tokenizer_path() -> Path:
     return path
 
 
-class TextEmbedder:
+class TextEmbedder(SharedModel):
     """L2-normalised sentence vectors; one instance per process (:meth:`shared`), thread-safe.
 
     onnxruntime's ``run`` and the Rust tokenizer are safe to call from several threads; the
     only shared mutable state is a small LRU cache of recent texts (context turns are embedded
     again on every decision, so caching them halves the work), guarded by a lock.
     """
-
-    _shared: TextEmbedder | None = None
-    _shared_lock = threading.Lock()
 
     def __init__(
         self,
@@ -115,15 +114,6 @@ class TextEmbedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
-
-    @classmethod
-    def shared(cls) -> TextEmbedder:
-        """The process-wide instance, loaded on first use (~0.3 s)."""
-        if cls._shared is None:
-            with cls._shared_lock:
-                if cls._shared is None:
-                    cls._shared = cls()
-        return cls._shared
 
     @property
     def dimension(self) -> int:

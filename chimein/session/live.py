@@ -65,6 +65,7 @@ from chimein.policy.barge_in import (
     judge_overlap,
     words_of,
 )
+from chimein.policy.chatter import background_reason
 from chimein.policy.instruction import answer_instruction
 from chimein.policy.proactivity import Decision, ProactivityPolicy, Turn
 from chimein.protocol import server_messages as out
@@ -99,10 +100,6 @@ HISTORY_S = 60.0
 # "Wait... stop." may reach us as two turns; a stop-only turn this soon after an interruption is
 # the same request for silence, not a question.
 STOP_FOLLOW_UP_S = 3.0  # input audio kept to rebuild a turn that continued after a pause
-# Speech this far below the participants' level is someone else in the room (a TV, side talk);
-# when its voice print matches no participant, a smaller gap is enough.
-CHATTER_MARGIN_DB = 7.0
-UNKNOWN_VOICE_MARGIN_DB = 5.0
 # Speech over the answer whose voice print is the assistant's own (by this much more than any
 # participant's) is the loudspeaker coming back, whatever the echo canceller left of it.
 OWN_VOICE_SIMILARITY = 0.5
@@ -454,25 +451,7 @@ class LiveSession:
         return verdict
 
     def _chatter_reason(self, level_db: float, match: Match | None = None) -> str | None:
-        """Why this speech is not a participant's (a TV, side talk), or None when it may be one.
-
-        ``match`` is None when the speech was too short for a voice print: level alone decides.
-        """
-        reference = self._reference_level_db()
-        if reference is None:
-            return None
-        if match is not None and match.voice is not None:
-            usual = match.voice.level_db
-            # A voice heard before anyone louder spoke (a TV at the start of a session) is known but
-            # is no participant: it is background when it is usually, and now, far below them.
-            if usual is not None and usual < reference - CHATTER_MARGIN_DB and level_db < reference - CHATTER_MARGIN_DB:
-                return f"background speech: a voice that is always {reference - usual:.0f} dB below the participants"
-            return None  # a participant, however far from the microphone right now
-        if match is not None and level_db < reference - UNKNOWN_VOICE_MARGIN_DB:
-            return f"background speech: an unknown voice {reference - level_db:.0f} dB below the participants"
-        if level_db < reference - CHATTER_MARGIN_DB:
-            return f"background speech at {level_db:.0f} dBFS, {reference - level_db:.0f} dB below the participants"
-        return None
+        return background_reason(level_db, match, self._reference_level_db())
 
     def _is_acknowledgement(self, text: str, answer: Answer) -> bool:
         """A brief sound right after an answer ended ("mm-hmm", "okay"): the listener acknowledging it.

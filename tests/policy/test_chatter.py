@@ -1,0 +1,36 @@
+"""Background or participant: level and voice print relative to the people at the table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chimein.perception.speakers import Match, Voice
+from chimein.policy.chatter import background_reason
+
+
+def _voice(levels: list[float]) -> Voice:
+    return Voice(name="A", centroid=np.ones(256, np.float32) / 16, levels=levels)
+
+
+def test_nothing_is_background_before_anyone_is_known():
+    assert background_reason(-45.0, Match(None, 0.1), None) is None
+
+
+def test_an_unknown_voice_needs_a_smaller_gap_than_unidentified_speech():
+    # Side talk at -8 dB is caught either way; at -6 dB only when the voice is known to be a stranger.
+    assert "unknown voice" in background_reason(-32.0, Match(None, 0.2), -26.0)
+    assert background_reason(-32.0, None, -26.0) is None
+    assert "below the participants" in background_reason(-34.0, None, -26.0)
+    # A new person a little further from the microphone (-4 dB) is a participant.
+    assert background_reason(-30.0, Match(None, 0.2), -26.0) is None
+
+
+def test_a_participant_leaning_back_is_still_a_participant():
+    assert background_reason(-40.0, Match(_voice([-26.0, -27.0]), 0.8), -26.0) is None
+
+
+def test_a_voice_that_was_always_far_below_is_background():
+    # A TV learned at the start of the session, before anyone louder spoke.
+    tv = _voice([-41.0, -43.0])
+    assert "always" in background_reason(-42.0, Match(tv, 0.8), -26.0)
+    assert background_reason(-27.0, Match(tv, 0.8), -26.0) is None  # ...unless it now speaks up close
