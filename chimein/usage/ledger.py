@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, get_args, runtime_checkable
+from typing import Any, Literal, Protocol, Self, get_args, runtime_checkable
 
 from chimein.home import chimein_home
 
@@ -190,7 +190,60 @@ _CHECKS = (
 )
 
 
-class SQLiteLedger:
+class _SqlLedger:
+    """What the two databases share: one connection under a lock, autocommit inserts, the same queries.
+
+    Subclasses give the parameter marker, how a timestamp is stored, and ``_require()`` (the open
+    connection, reconnecting where the database allows).
+    """
+
+    _marker = "?"
+    _conn: Any
+
+    def _require(self) -> Any:
+        raise NotImplementedError
+
+    def _stamp(self, at: datetime) -> Any:
+        return at
+
+    def record(self, event: UsageEvent) -> None:
+        """Commit one event; durable when this returns (autocommit plus each database's sync setting)."""
+        values = [getattr(event, c) for c in _COLUMNS]
+        values[_COLUMNS.index("at")] = self._stamp(event.at)
+        sql = "INSERT INTO chimein_usage_events ({}) VALUES ({})".format(
+            ", ".join(_COLUMNS), ", ".join([self._marker] * len(_COLUMNS))
+        )
+        with self._lock:
+            self._require().execute(sql, values)
+
+    def events(
+        self,
+        *,
+        since: datetime | None = None,
+        session_id: str | None = None,
+        api_key_id: str | None = None,
+    ) -> list[UsageEvent]:
+        where, params = _where(self._stamp(_utc(since)) if since is not None else None, session_id, api_key_id,
+                               self._marker)
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM chimein_usage_events{where} ORDER BY at, id"
+        with self._lock:
+            rows = self._require().execute(sql, params).fetchall()
+        return [_row_to_event(r) for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SQLiteLedger(_SqlLedger):
     """SQLite ledger in WAL mode with ``synchronous=FULL``: a committed event is on disk."""
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
@@ -262,52 +315,17 @@ class SQLiteLedger:
             raise RuntimeError("the usage ledger is closed")
         return self._conn
 
-    @staticmethod
-    def _iso(at: datetime) -> str:
-        return at.astimezone(UTC).isoformat(timespec="microseconds")
-
-    def record(self, event: UsageEvent) -> None:
-        values = [getattr(event, c) for c in _COLUMNS]
-        values[_COLUMNS.index("at")] = self._iso(event.at)
-        sql = "INSERT INTO chimein_usage_events ({}) VALUES ({})".format(
-            ", ".join(_COLUMNS), ", ".join("?" * len(_COLUMNS))
-        )
-        with self._lock:
-            self._require().execute(sql, values)  # autocommit: durable when this returns
-
-    def events(
-        self,
-        *,
-        since: datetime | None = None,
-        session_id: str | None = None,
-        api_key_id: str | None = None,
-    ) -> list[UsageEvent]:
-        where, params = _where(
-            self._iso(_utc(since)) if since is not None else None, session_id, api_key_id, "?"
-        )
-        sql = f"SELECT {', '.join(_COLUMNS)} FROM chimein_usage_events{where} ORDER BY at, id"
-        with self._lock:
-            rows = self._require().execute(sql, params).fetchall()
-        return [_row_to_event(r) for r in rows]
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def __enter__(self) -> SQLiteLedger:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _stamp(self, at: datetime) -> str:
+        return at.astimezone(UTC).isoformat(timespec="microseconds")  # sorts as text
 
 
 _PG_LOCK_KEY = 0x63686D69  # "chmi": advisory lock serialising schema creation
 
 
-class PostgresLedger:
-    """PostgreSQL ledger (psycopg 3); each ``record()`` is a committed transaction."""
+class PostgresLedger(_SqlLedger):
+    """PostgreSQL ledger (psycopg 3); each ``record()`` is a committed transaction (synchronous_commit on)."""
+
+    _marker = "%s"
 
     def __init__(self, url: str) -> None:
         try:
@@ -370,38 +388,6 @@ class PostgresLedger:
             self._conn = self._connect()
         return self._conn
 
-    def record(self, event: UsageEvent) -> None:
-        sql = "INSERT INTO chimein_usage_events ({}) VALUES ({})".format(
-            ", ".join(_COLUMNS), ", ".join(["%s"] * len(_COLUMNS))
-        )
-        values = [getattr(event, c) for c in _COLUMNS]
-        with self._lock:
-            self._require().execute(sql, values)  # autocommit + synchronous_commit=on
-
-    def events(
-        self,
-        *,
-        since: datetime | None = None,
-        session_id: str | None = None,
-        api_key_id: str | None = None,
-    ) -> list[UsageEvent]:
-        where, params = _where(_utc(since) if since is not None else None, session_id, api_key_id, "%s")
-        sql = f"SELECT {', '.join(_COLUMNS)} FROM chimein_usage_events{where} ORDER BY at, id"
-        with self._lock:
-            rows = self._require().execute(sql, params).fetchall()
-        return [_row_to_event(r) for r in rows]
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def __enter__(self) -> PostgresLedger:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def default_ledger_path() -> Path:
