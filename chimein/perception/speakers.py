@@ -182,10 +182,10 @@ class Participants:
     """The voices of this conversation, learned from turns taken near the microphone or enrolled.
 
     ``same_voice`` is the cosine similarity above which two prints are taken to be one person.
-    Measured on chimein's four bench voices, clean and reverberant (scripts/speaker_similarity.py):
-    one voice 0.54-0.91 (mean 0.77), different voices -0.12-0.64 (mean 0.22); on real read speech
-    (LibriSpeech, CMU ARCTIC) one speaker's recordings have a median of 0.72, different speakers
-    0.23 (90th percentile 0.44). A centroid over several utterances sits higher still.
+    Measured with scripts/speaker_similarity.py: chimein's four bench voices, one voice 0.54-0.91
+    (median 0.79), different voices -0.17-0.50 (median 0.20), about the same when reverberant; real
+    read speech (LibriSpeech, CMU ARCTIC), one speaker median 0.72, different speakers median 0.24
+    (90th percentile 0.44). A centroid over several utterances sits higher still.
     """
 
     def __init__(self, same_voice: float = 0.55, max_voices: int = 8) -> None:
