@@ -173,7 +173,11 @@ class EchoCanceller:
         if ref_db < -50:
             return
         if raw_db < -55:
-            self._echo_score = max(self._echo_score - 1, -ECHO_SCORE_LIMIT)
+            # A silent mic says "no loudspeaker" only once we have been playing for longer than any
+            # echo delay: at the start of every answer the echo has simply not arrived yet.
+            recent = list(self._envelopes)[-MAX_ECHO_LAG_FRAMES:]
+            if len(recent) == MAX_ECHO_LAG_FRAMES and sum(r > -50 for r, _ in recent) >= 0.7 * MAX_ECHO_LAG_FRAMES:
+                self._echo_score = max(self._echo_score - 1, -ECHO_SCORE_LIMIT)
             return
         self._frames_since_check += 1
         if self._frames_since_check < 10 or len(self._envelopes) < ENVELOPE_FRAMES:

@@ -397,12 +397,14 @@ class LiveSession:
             removed = None
             if self.echo.echo_path and duration >= 0.5:  # skip the canceller's onset transient (~0.25 s)
                 removed = self.echo.removed_db(overlap.start_s + 0.25, overlap.start_s + duration)
+            loudspeaker = self.echo.echo_path and self.echo.active
             follows = self.echo.follows_reference(overlap.start_s, overlap.start_s + max(0.5, min(duration, speech_s + 0.1)))
             verdict = judge_overlap(
                 duration_s=duration, still_speaking=still, transcript=transcript,
                 assistant_text=" ".join(overlap.answer.spoken_text), speech_s=speech_s, echo_removed_db=removed,
                 recent_assistant_text=overlap.answer.playback.recent_text(RECENT_ECHO_S) if overlap.answer.playback else "",
-                follows_reference=follows, loudspeaker=self.echo.echo_path and self.echo.active,
+                follows_reference=follows if loudspeaker else None,  # with headphones nothing comes back
+                loudspeaker=loudspeaker,
             )
             if verdict.action == "wait":
                 await asyncio.sleep(0.05)
@@ -414,7 +416,8 @@ class LiveSession:
                     return
             self._overlap = None
             self._emit("overlap_judged", answer_id=overlap.answer.id, transcript=transcript,
-                       follows_reference=None if follows is None else round(follows, 2), **verdict.to_json())
+                       follows_reference=None if follows is None else round(follows, 2), loudspeaker=loudspeaker,
+                       **verdict.to_json())
             if verdict.action == "interrupt":
                 self._interrupt(overlap.answer, reason=verdict.reason)
                 # The interrupting utterance is a participant's turn; it is answered unless, once
@@ -551,7 +554,10 @@ class LiveSession:
             return
         self._participant_levels.append(level)
         if embedding is not None:
-            self.participants.learn(embedding, level)
+            known = len(self.participants.voices)
+            voice = self.participants.learn(embedding, level)
+            self._emit("speaker", answer_id=answer.id, name=voice.name, new=len(self.participants.voices) > known,
+                       enrolled=voice.enrolled)
         if self.policy is not None and self._is_acknowledgement(text, answer):
             self._emit("ignored", reason="a short acknowledgement of the answer just given", text=text)
             self._answer = None

@@ -217,6 +217,8 @@ def test_guide_dialogue_through_the_browser(server, dialogue, browser_factory):
         said = set(re.findall(r"[a-z]+", line.lower()))
         heard = set(re.findall(r"[a-z]+", turn["heard"].lower()))
         assert len(said & heard) >= 0.6 * len(said), (line, turn["heard"])
+    # Two voices in the dialogue (heart, joe, heart): the timeline names them by their voice prints.
+    assert [t["who"] for t in turns] == ["Speaker 1", "Speaker 2", "Speaker 1"], turns
     for declined in turns[:2]:
         assert declined["decision"].startswith("stayed silent: "), declined
         assert len(declined["decision"]) > len("stayed silent: ") + 5, "the reason is missing"

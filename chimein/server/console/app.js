@@ -461,6 +461,12 @@ function onEvent(ev) {
       card.querySelector(".heard").textContent = ev.text ? `“${ev.text}”` : "(no words)";
       break;
     }
+    case "speaker": {
+      // Whose voice this turn was: an enrolled name, or "speaker N" as the session learns them.
+      const who = turnCard(ev.answer_id, ev).querySelector(".line .who");
+      if (who) who.textContent = ev.name.replace(/^speaker /, "Speaker ");
+      break;
+    }
     case "decision":
       showDecision(turnCard(ev.answer_id, ev), ev);
       break;
@@ -547,7 +553,7 @@ function turnCard(answerId, ev) {
   t.textContent = clock(ev);
   const who = document.createElement("span");
   who.className = "who";
-  who.textContent = "Participant"; // the server labels speakers only when it can tell them apart
+  who.textContent = "Participant"; // until a "speaker" event names the voice
   const heard = document.createElement("span");
   heard.className = "heard";
   head.append(t, who, heard);
@@ -632,6 +638,7 @@ function turnSummary(card) {
   return {
     answerId: card.dataset.answerId || null,
     outcome: card.dataset.outcome,
+    who: card.querySelector(".line .who").textContent,
     heard: card.querySelector(".heard").textContent,
     decision: card.querySelector(".decision").textContent,
     answer: card.querySelector(".answer").textContent,
