@@ -87,5 +87,6 @@ class Services:
         for j, voice in enumerate(voices, len(steps) + 1):
             started = time.perf_counter()
             services.synthesizer(voice).synthesize("Ready.")  # warm: first call builds caches
+            services.own_voice_print(voice)  # ready before the first overlap is judged
             say(f"[{j}/{total}] loaded voice {voice} in {time.perf_counter() - started:.1f}s")
         return services
