@@ -238,6 +238,7 @@ class LiveSession:
         self._ignore_utterance: str | None = None  # why the current utterance is not a turn
         self._interrupting_utterance = False  # the current utterance interrupted an answer: a participant
         self._last_interrupt_at_s = -1e9
+        self._transcribed_before = False  # an inputTranscription was sent in this session
         self._answer_heard_until_s = -1e9  # input time when the last answer's audio ended at the listener
         self._participant_levels: list[float] = []
         self.participants = Participants()
@@ -568,7 +569,10 @@ class LiveSession:
             self._answer = None
             return
         if self.setup.input_transcription:
-            await self._send(out.input_transcription(text))
+            # Clients append inputTranscription text: a turn after the first starts with a space,
+            # so "Oh yes, me too." and "My favorite..." do not run together.
+            await self._send(out.input_transcription(text if not self._transcribed_before else " " + text))
+            self._transcribed_before = True
         grace = self._pause_grace(text, eot_probability)
         if grace:
             self._emit("pause_grace", answer_id=answer.id, seconds=grace, end_of_turn=eot_probability)
