@@ -12,6 +12,11 @@ from pathlib import Path
 
 from chimein.home import chimein_home
 
+DESCRIPTION = (
+    "Enrol the people who use chimein, so it knows their voices (and how loud they usually are) from the "
+    "first word of every session. Optional: people who are not enrolled are learned as they talk."
+)
+
 EPILOG = """\
 examples:
   chimein voices add alice alice.wav        enrol Alice from a recording of her talking (3 s of speech or more)
@@ -25,7 +30,7 @@ Enrolled voices live in $CHIMEIN_HOME/voices; a running server reads them at eac
 
 
 def voices_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="chimein voices", description=__doc__.split("\n\n")[0], epilog=EPILOG,
+    parser = argparse.ArgumentParser(prog="chimein voices", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", type=Path, help="where enrolled voices live (default $CHIMEIN_HOME/voices)")
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
@@ -53,7 +58,8 @@ def voices_main(argv: list[str]) -> int:
             audio, rate = decode_audio_file(data, None)
             voice = book.add(args.name, resample(audio, rate, 16000), SpeakerEmbedder.shared())
         except AudioDecodeError as exc:
-            print(f"chimein voices: {args.audio} is not audio chimein can read: {exc}", file=sys.stderr)
+            print(f"chimein voices: {args.audio} is not a WAV, FLAC, OGG or MP3 recording chimein can read ({exc})",
+                  file=sys.stderr)
             return 2
         except (VoiceBookError, EmbedderMissing) as exc:
             print(f"chimein voices: {exc}", file=sys.stderr)
