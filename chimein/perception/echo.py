@@ -21,17 +21,30 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from itertools import islice
+from typing import NamedTuple
 
 import numpy as np
 
 from chimein.perception.audio import INPUT_RATE, resample
 
 FRAME = INPUT_RATE // 100  # AEC3 works on 10 ms frames
-ECHO_TAIL_S = 1.0
-ECHO_SCORE_START = 10  # assume a loudspeaker until 100 ms of a silent mic during playback says otherwise
+ECHO_TAIL_S = 1.0  # after the last reference sample, keep cancelling this long (room tail, buffering)
+ECHO_SCORE_START = 10  # assume a loudspeaker until a silent mic during playback says otherwise
 ECHO_SCORE_LIMIT = 30
 ENVELOPE_FRAMES = 100  # 1 s of 10 ms frames
-MAX_ECHO_LAG_FRAMES = 30  # 300 ms  # after the last reference sample, keep cancelling this long (room tail, buffering)
+HISTORY_FRAMES = 500  # 5 s of 10 ms frames
+MAX_ECHO_LAG_FRAMES = 30  # 300 ms: the longest echo delay looked for
+
+
+class PlayedFrame(NamedTuple):
+    """One 10 ms frame processed while our audio was playing: what the checks look back at."""
+
+    pos: int  # input sample index
+    ref_db: float  # what we played
+    raw_db: float  # what the microphone heard
+    raw_energy: float
+    clean_energy: float  # what the canceller left
 
 
 class EchoCanceller:
@@ -48,10 +61,8 @@ class EchoCanceller:
         self._pending = np.zeros(0, np.float32)  # mic samples waiting for a whole 10 ms frame
         self._active_until = 0  # no reference after this input sample: pass audio through
         self._echo_score = ECHO_SCORE_START
-        self._envelopes: deque[tuple[float, float]] = deque(maxlen=ENVELOPE_FRAMES)  # (ref dB, mic dB) per 10 ms
         self._frames_since_check = 0
-        self._energies: deque[tuple[int, float, float]] = deque(maxlen=500)  # (pos, raw, cleaned), last 5 s
-        self._loudness: deque[tuple[int, float, float]] = deque(maxlen=500)  # (pos, ref dB, raw mic dB), last 5 s
+        self._played: deque[PlayedFrame] = deque(maxlen=HISTORY_FRAMES)  # the frames processed while playing
 
     @property
     def mic_position_s(self) -> float:
@@ -97,8 +108,9 @@ class EchoCanceller:
                 self._apm.set_stream_delay_ms(0)
                 self._apm.process_stream(near_frame)
                 cleaned = np.frombuffer(bytes(near_frame.data), np.int16).astype(np.float32) / 32768.0
-                self._learn_echo_path(ref, frame, cleaned)
-                self._energies.append((pos, float(np.dot(frame, frame)), float(np.dot(cleaned, cleaned))))
+                self._played.append(PlayedFrame(pos, _db(ref.astype(np.float32) / 32768.0), _db(frame),
+                                                float(np.dot(frame, frame)), float(np.dot(cleaned, cleaned))))
+                self._learn_echo_path()
                 out[i : i + FRAME] = cleaned if self.echo_path else frame
             self._drop_old_reference()
         return out
@@ -111,11 +123,11 @@ class EchoCanceller:
         """
         lo, hi = int(start_s * INPUT_RATE), int(end_s * INPUT_RATE)
         with self._lock:
-            picked = [(raw, clean) for pos, raw, clean in self._energies if lo <= pos < hi]
+            picked = [f for f in self._played if lo <= f.pos < hi]
         if not picked:
             return None
-        raw = sum(r for r, _ in picked) + 1e-10
-        return 10 * float(np.log10((sum(c for _, c in picked) + 1e-10) / raw))
+        raw = sum(f.raw_energy for f in picked) + 1e-10
+        return 10 * float(np.log10((sum(f.clean_energy for f in picked) + 1e-10) / raw))
 
     def follows_reference(self, start_s: float, end_s: float) -> float | None:
         """How closely the raw microphone's loudness followed what we played, between two input times.
@@ -127,12 +139,12 @@ class EchoCanceller:
         lo, hi = int(start_s * INPUT_RATE), int(end_s * INPUT_RATE)
         lag_lo = lo - MAX_ECHO_LAG_FRAMES * FRAME
         with self._lock:
-            frames = [(pos, r, m) for pos, r, m in self._loudness if lag_lo <= pos < hi]
+            frames = [f for f in self._played if lag_lo <= f.pos < hi]
         if len(frames) < 40:
             return None
-        ref = np.array([r for _, r, _ in frames])
-        mic = np.array([m for _, _, m in frames])
-        first = next(i for i, (pos, _, _) in enumerate(frames) if pos >= lo) if frames[-1][0] >= lo else len(frames)
+        ref = np.array([f.ref_db for f in frames])
+        mic = np.array([f.raw_db for f in frames])
+        first = next((i for i, f in enumerate(frames) if f.pos >= lo), len(frames))
         best = None
         for lag in range(0, MAX_ECHO_LAG_FRAMES + 1, 2):
             if first - lag < 0:
@@ -156,7 +168,7 @@ class EchoCanceller:
         """Does the microphone hear the loudspeaker at all? (False with headphones.)"""
         return self._echo_score > 0
 
-    def _learn_echo_path(self, ref: np.ndarray, raw: np.ndarray, cleaned: np.ndarray) -> None:
+    def _learn_echo_path(self) -> None:
         """Evidence, while the answer plays, for or against an acoustic echo path.
 
         AEC3 also suppresses a person talking while it is unsure of the echo path; with no echo
@@ -166,24 +178,21 @@ class EchoCanceller:
         the loudness of what we played (10 ms log-energy envelopes, correlated over the last
         second at lags up to 300 ms). A silent microphone while we play says "no path" too.
         """
-        ref_db = _db(ref.astype(np.float32) / 32768.0)
-        raw_db = _db(raw)
-        self._envelopes.append((ref_db, raw_db))
-        self._loudness.append((self._mic_pos - FRAME, ref_db, raw_db))
-        if ref_db < -50:
+        latest = self._played[-1]
+        if latest.ref_db < -50:
             return
-        if raw_db < -55:
+        if latest.raw_db < -55:
             # A silent mic says "no loudspeaker" only once we have been playing for longer than any
             # echo delay: at the start of every answer the echo has simply not arrived yet.
-            recent = list(self._envelopes)[-MAX_ECHO_LAG_FRAMES:]
-            if len(recent) == MAX_ECHO_LAG_FRAMES and sum(r > -50 for r, _ in recent) >= 0.7 * MAX_ECHO_LAG_FRAMES:
+            recent = list(islice(reversed(self._played), MAX_ECHO_LAG_FRAMES))
+            if len(recent) == MAX_ECHO_LAG_FRAMES and sum(f.ref_db > -50 for f in recent) >= 0.7 * MAX_ECHO_LAG_FRAMES:
                 self._echo_score = max(self._echo_score - 1, -ECHO_SCORE_LIMIT)
             return
         self._frames_since_check += 1
-        if self._frames_since_check < 10 or len(self._envelopes) < ENVELOPE_FRAMES:
+        if self._frames_since_check < 10 or len(self._played) < ENVELOPE_FRAMES:
             return
         self._frames_since_check = 0
-        follows = _envelope_correlation(self._envelopes)
+        follows = _envelope_correlation(list(islice(reversed(self._played), ENVELOPE_FRAMES))[::-1])
         if follows > 0.6:
             self._echo_score = min(self._echo_score + 10, ECHO_SCORE_LIMIT)
         elif follows < 0.3:
@@ -210,10 +219,10 @@ def _db(x: np.ndarray) -> float:
     return 10 * float(np.log10(float(np.dot(x, x)) / max(len(x), 1) + 1e-12))
 
 
-def _envelope_correlation(envelopes: deque[tuple[float, float]]) -> float:
+def _envelope_correlation(frames: list[PlayedFrame]) -> float:
     """Best Pearson correlation of the mic's log-energy with the reference's, over 0-300 ms lags."""
-    ref = np.array([r for r, _ in envelopes])
-    mic = np.array([m for _, m in envelopes])
+    ref = np.array([f.ref_db for f in frames])
+    mic = np.array([f.raw_db for f in frames])
     best = -1.0
     for lag in range(0, MAX_ECHO_LAG_FRAMES + 1, 2):
         a, b = ref[: len(ref) - lag], mic[lag:]

@@ -23,7 +23,11 @@ def speech_level_db(audio: np.ndarray) -> float:
         if not len(audio):
             return SILENCE_DB
         audio = np.pad(audio, (0, FRAME - len(audio)))
-    frames = audio[: len(audio) // FRAME * FRAME].reshape(-1, FRAME).astype(np.float64)
-    rms = np.sqrt(np.mean(frames**2, axis=1))
-    level = float(np.percentile(rms, 80))
+    level = float(np.percentile(frame_rms(audio, FRAME), 80))
     return 20 * np.log10(level) if level > 1e-5 else SILENCE_DB
+
+
+def frame_rms(audio: np.ndarray, frame: int = FRAME) -> np.ndarray:
+    """RMS of each whole ``frame``-sample frame (a partial last frame is left out)."""
+    frames = np.asarray(audio)[: len(audio) // frame * frame].reshape(-1, frame).astype(np.float64)
+    return np.sqrt(np.mean(frames**2, axis=1))

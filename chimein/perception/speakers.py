@@ -22,7 +22,7 @@ import numpy as np
 import onnxruntime as ort
 
 from chimein.perception.assets import package_dir
-from chimein.perception.levels import speech_level_db
+from chimein.perception.levels import frame_rms, speech_level_db
 from chimein.shared_model import SharedModel
 
 RATE = 16000
@@ -133,14 +133,11 @@ class SpeakerEmbedder(SharedModel):
 
 def _voiced(audio: np.ndarray, frame: int = 320) -> np.ndarray:
     """The loud frames only: the pauses and padding around words carry no voice."""
-    n = len(audio) // frame
-    if n == 0:
+    if len(audio) < frame:
         return audio
-    frames = audio[: n * frame].reshape(n, frame)
-    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
-    peak = float(np.percentile(rms, 95))
-    keep = rms > max(peak * 0.1, 1e-4)  # within 20 dB of the loud frames
-    return frames[keep].reshape(-1)
+    rms = frame_rms(audio, frame)
+    keep = rms > max(float(np.percentile(rms, 95)) * 0.1, 1e-4)  # within 20 dB of the loud frames
+    return audio[: len(rms) * frame].reshape(-1, frame)[keep].reshape(-1)
 
 
 def voiced_seconds(audio: np.ndarray) -> float:
@@ -170,6 +167,7 @@ class EnrolledVoice:
     name: str
     embedding: np.ndarray
     level_db: float
+    speech_s: float = 0.0  # seconds of speech in the sample it came from
 
 
 @dataclass(frozen=True)
@@ -192,6 +190,7 @@ class Participants:
         self.same_voice = same_voice
         self.max_voices = max_voices
         self.voices: list[Voice] = []
+        self._learned = 0  # voices learned so far, for their names
 
     def match(self, embedding: np.ndarray) -> Match:
         best, best_sim = None, -1.0
@@ -203,18 +202,16 @@ class Participants:
             return Match(best, best_sim)
         return Match(None, best_sim)
 
-    def learn(self, embedding: np.ndarray, level_db: float, *, name: str | None = None,
-              enrolled: bool = False) -> Voice:
+    def learn(self, embedding: np.ndarray, level_db: float) -> Voice:
         """Add an utterance to the voice it matches, or a new participant."""
         found = self.match(embedding).voice
         if found is None:
-            found = Voice(name=name or f"speaker {len(self.voices) + 1}", centroid=embedding.copy(),
-                          levels=[level_db], enrolled=enrolled)
+            learned = [v for v in self.voices if not v.enrolled]
+            if len(self.voices) >= self.max_voices and learned:  # forget the least heard, never the enrolled
+                self.voices.remove(min(learned, key=lambda v: v.utterances))
+            self._learned += 1
+            found = Voice(name=f"speaker {self._learned}", centroid=embedding.copy(), levels=[level_db])
             self.voices.append(found)
-            if len(self.voices) > self.max_voices:  # forget the least heard, never the enrolled
-                learned = [v for v in self.voices if not v.enrolled]
-                if learned:
-                    self.voices.remove(min(learned, key=lambda v: v.utterances))
             return found
         n = min(found.utterances, 20)  # keep adapting to a voice, slowly
         mixed = found.centroid * n + embedding
@@ -238,13 +235,13 @@ MIN_ENROL_SPEECH_S = 3.0
 
 def enrolled_voice(name: str, audio: np.ndarray, embedder: SpeakerEmbedder) -> EnrolledVoice:
     """A participant from a sample of their voice; raises VoiceBookError when it is too short."""
-    voiced_s = len(_voiced(np.asarray(audio, dtype=np.float32))) / RATE
+    voiced_s = voiced_seconds(audio)
     if voiced_s < MIN_ENROL_SPEECH_S:
         raise VoiceBookError(f"the sample has {voiced_s:.1f} s of speech; record at least {MIN_ENROL_SPEECH_S:.0f} s "
                              "of the person talking")
     embedding = embedder.embed(audio)
     assert embedding is not None
-    return EnrolledVoice(name=name, embedding=embedding, level_db=speech_level_db(audio))
+    return EnrolledVoice(name=name, embedding=embedding, level_db=speech_level_db(audio), speech_s=voiced_s)
 
 
 class VoiceBook:
@@ -266,11 +263,10 @@ class VoiceBook:
         """Enrol a 16 kHz sample of one person talking (a few sentences; 3 s of speech at least)."""
         path = self._path(name)
         voice = enrolled_voice(name, audio, embedder)
-        voiced_s = len(_voiced(np.asarray(audio, dtype=np.float32))) / RATE
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"name": name, "level_db": round(voice.level_db, 2),
-                                   "speech_s": round(voiced_s, 2), "embedding": [round(float(x), 6) for x in voice.embedding]}))
+                                   "speech_s": round(voice.speech_s, 2), "embedding": [round(float(x), 6) for x in voice.embedding]}))
         tmp.replace(path)
         return voice
 
@@ -290,7 +286,7 @@ class VoiceBook:
                 if embedding.shape != (EMBEDDING_DIM,):
                     continue
                 found.append(EnrolledVoice(str(data["name"]), embedding / np.linalg.norm(embedding),
-                                           float(data["level_db"])))
+                                           float(data["level_db"]), float(data.get("speech_s", 0.0))))
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # a damaged file is skipped, not fatal to every session
         return found

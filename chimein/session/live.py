@@ -91,12 +91,12 @@ STOP_FOLLOW_UP_S = 3.0  # input audio kept to rebuild a turn that continued afte
 # Speech over the answer whose voice print is the assistant's own (by this much more than any
 # participant's) is the loudspeaker coming back, whatever the echo canceller left of it.
 OWN_VOICE_SIMILARITY = 0.5
+OWN_VOICE_LEAD = 0.1
 # A sound this short (voiced seconds, words), no question, starting this soon after an answer's
 # audio ended at the listener, is an acknowledgement of it rather than a turn (proactive audio only).
 ACK_MAX_SPEECH_S = 0.7
 ACK_MAX_WORDS = 4
 ACK_WINDOW_S = 2.5
-OWN_VOICE_LEAD = 0.1
 # After a turn that ended on the silence fallback with an unfinished sound (Smart Turn low, or a
 # trailing "and"/"maybe"), wait this much longer before speaking: the speaker is likely mid-thought.
 PAUSE_GRACE_S = 1.0  # the sound was unfinished (Smart Turn low)
@@ -228,11 +228,10 @@ class LiveSession(CoListeningMixin):
         self._last_interrupt_at_s = -1e9
         self._transcribed_before = False  # an inputTranscription was sent in this session
         self._answer_heard_until_s = -1e9  # input time when the last answer's audio ended at the listener
-        self._participant_levels: list[float] = []
+        self._participant_levels: list[float] = []  # every participant turn's level, printed or not
         self.participants = Participants()
         for voice in self.options.enrolled_voices:
             self.participants.enrol(voice)
-            self._participant_levels.append(voice.level_db)
         self._eot_probability: float | None = None  # Smart Turn's last score in this utterance
         self._speculative: tuple[int, asyncio.Future[Any]] | None = None  # (pause seq, ASR of the paused audio)
         self._speech_lock = asyncio.Lock()  # one answer's audio at a time
@@ -387,13 +386,14 @@ class LiveSession(CoListeningMixin):
             if self.echo.echo_path and duration >= 0.5:  # skip the canceller's onset transient (~0.25 s)
                 removed = self.echo.removed_db(overlap.start_s + 0.25, overlap.start_s + duration)
             loudspeaker = self.echo.echo_path and self.echo.active
-            follows = self.echo.follows_reference(overlap.start_s, overlap.start_s + max(0.5, min(duration, speech_s + 0.1)))
+            follows = None  # with headphones nothing comes back to follow what was played
+            if loudspeaker:
+                follows = self.echo.follows_reference(overlap.start_s, overlap.start_s + max(0.5, min(duration, speech_s + 0.1)))
             verdict = judge_overlap(
                 duration_s=duration, still_speaking=still, transcript=transcript,
                 assistant_text=" ".join(overlap.answer.spoken_text), speech_s=speech_s, echo_removed_db=removed,
                 recent_assistant_text=overlap.answer.playback.recent_text(RECENT_ECHO_S) if overlap.answer.playback else "",
-                follows_reference=follows if loudspeaker else None,  # with headphones nothing comes back
-                loudspeaker=loudspeaker,
+                follows_reference=follows, loudspeaker=loudspeaker,
             )
             if verdict.action == "wait":
                 await asyncio.sleep(0.05)
