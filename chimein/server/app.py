@@ -188,6 +188,7 @@ class LiveServer:
         async def send(message: dict[str, Any]) -> None:
             await ws.send(json.dumps(message, separators=(",", ":")))
 
+        enrolled = await asyncio.to_thread(self.voices.voices)  # a few small files, read off the event loop
         options = SessionOptions(
             api_key_id=api_key_id(key),
             vertex=flavour == "vertex",
@@ -195,7 +196,7 @@ class LiveServer:
             end_of_turn=self.config.end_of_turn,  # type: ignore[arg-type]
             observer=self._observer(ws, send),
             resumption=self.resumption,
-            enrolled_voices=tuple(self.voices.voices()),
+            enrolled_voices=tuple(enrolled),
         )
 
         session = LiveSession(setup, model, self.services, send, options)
