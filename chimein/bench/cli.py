@@ -10,6 +10,7 @@ import resource
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -166,24 +167,15 @@ def _run_fast(args: argparse.Namespace, scenes: list[RenderedScene], configs: li
     say("loading models (once)...")
     services = Services.load(ledger_url=f"sqlite:///{ledger}", progress=lambda m: say(m, quiet=True))
     runner = FastRunner(services)
-    traces: list[RunTrace] = []
-    cpu: dict[str, float] = {c.name: 0.0 for c in configs}
-    audio: dict[str, float] = {c.name: 0.0 for c in configs}
-    bar = say.bar(len(scenes) * len(configs))
+
+    def run_one(scene: RenderedScene, config: RunConfig) -> tuple[RunTrace, float | None]:
+        before = time.process_time()
+        trace = runner.run(scene, config)
+        return trace, time.process_time() - before
+
     try:
-        for scene in scenes:
-            for config in configs:
-                bar.set(f"{scene.scenario.id} [{config.name}]")
-                before = time.process_time()
-                trace = runner.run(scene, config)
-                cpu[config.name] += time.process_time() - before
-                audio[config.name] += trace.sent_samples / 16000
-                traces.append(trace)
-                if trace.error:
-                    bar.write(f"{scene.scenario.id} [{config.name}] failed: {trace.error}")
-                bar.step()
+        traces, cpu, audio = _sweep(scenes, configs, say, run_one)
     finally:
-        bar.close()
         runner.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cost = {
@@ -217,29 +209,17 @@ def _run_live(args: argparse.Namespace, scenes: list[RenderedScene], configs: li
                 say("starting a second server with --end-of-turn silence...")
                 servers["silence"] = start_server(out / "server-home-silence", end_of_turn="silence")
         runners = {k: LiveRunner(v) for k, v in servers.items()}
-        traces: list[RunTrace] = []
         by_runner: dict[str, list[RunTrace]] = {k: [] for k in runners}
-        cpu: dict[str, float] = {c.name: 0.0 for c in configs}
-        audio: dict[str, float] = {c.name: 0.0 for c in configs}
-        bar = say.bar(len(scenes) * len(configs))
-        try:
-            for scene in scenes:
-                for config in configs:
-                    bar.set(f"{scene.scenario.id} [{config.name}]")
-                    server = servers[config.end_of_turn]
-                    before = server.cpu_seconds()
-                    trace = runners[config.end_of_turn].run(scene, config)
-                    after = server.cpu_seconds()
-                    if before is not None and after is not None:
-                        cpu[config.name] += after - before
-                    audio[config.name] += trace.sent_samples / 16000
-                    traces.append(trace)
-                    by_runner[config.end_of_turn].append(trace)
-                    if trace.error:
-                        bar.write(f"{scene.scenario.id} [{config.name}] failed: {trace.error}")
-                    bar.step()
-        finally:
-            bar.close()
+
+        def run_one(scene: RenderedScene, config: RunConfig) -> tuple[RunTrace, float | None]:
+            server = servers[config.end_of_turn]
+            before = server.cpu_seconds()
+            trace = runners[config.end_of_turn].run(scene, config)
+            after = server.cpu_seconds()
+            by_runner[config.end_of_turn].append(trace)
+            return trace, (after - before) if before is not None and after is not None else None
+
+        traces, cpu, audio = _sweep(scenes, configs, say, run_one)
         for key, runner in runners.items():
             runner.read_ledger(by_runner[key])
         cost = {}
@@ -259,6 +239,31 @@ def _run_live(args: argparse.Namespace, scenes: list[RenderedScene], configs: li
     finally:
         for server in servers.values():
             server.stop()
+
+
+def _sweep(
+    scenes: list[RenderedScene], configs: list[RunConfig], say: _Say,
+    run_one: Callable[[RenderedScene, RunConfig], tuple[RunTrace, float | None]],
+) -> tuple[list[RunTrace], dict[str, float], dict[str, float]]:
+    """Every scene under every configuration, with a progress bar; (traces, CPU s and audio s per configuration)."""
+    traces: list[RunTrace] = []
+    cpu: dict[str, float] = {c.name: 0.0 for c in configs}
+    audio: dict[str, float] = {c.name: 0.0 for c in configs}
+    bar = say.bar(len(scenes) * len(configs))
+    try:
+        for scene in scenes:
+            for config in configs:
+                bar.set(f"{scene.scenario.id} [{config.name}]")
+                trace, cpu_s = run_one(scene, config)
+                cpu[config.name] += cpu_s or 0.0
+                audio[config.name] += trace.sent_samples / 16000
+                traces.append(trace)
+                if trace.error:
+                    bar.write(f"{scene.scenario.id} [{config.name}] failed: {trace.error}")
+                bar.step()
+    finally:
+        bar.close()
+    return traces, cpu, audio
 
 
 def _session_defaults() -> dict[str, Any]:
