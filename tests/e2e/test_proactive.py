@@ -61,8 +61,12 @@ async def _receive_turn(session, state: dict) -> None:
             _note(message, state)
 
 
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower())
+
+
 def _last_word(turn: dict) -> str | None:
-    words = re.findall(r"[a-z']+", turn.get("text", "").lower())
+    words = _words(turn.get("text", ""))
     return words[-1] if words else None
 
 
@@ -80,7 +84,7 @@ def _note(message, state: dict) -> None:
             state["reasons"].append(str(content.turn_complete_reason or ""))
             state["done"].set()
             tail = state["tail"]
-            if tail is not None and tail in re.findall(r"[a-z']+", state["heard"].lower()):
+            if tail is not None and tail in _words(state["heard"]):
                 state["tail_done"] = True
 
 
