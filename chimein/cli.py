@@ -22,6 +22,9 @@ examples:
   chimein demo                               the Proactive Audio guide's cooking dialogue, end to end
   chimein serve                              wss://127.0.0.1:8443 (SDK) and ws://127.0.0.1:8080 (browsers)
   chimein serve --llm-url http://127.0.0.1:11434/v1 --llm-model llama3.2   use Ollama for answers
+  chimein serve --ledger postgresql://chimein@db/chimein --plain-port 8081   a replica behind HAProxy
+                                             (deploy/README.md: several replicas, drain, /readyz, /metrics)
+  chimein load --url https://127.0.0.1:8443 --sessions 8   N concurrent SDK sessions: latency, per replica
   chimein models                             the model names clients may ask for
   chimein usage --since 2026-01-01           tokens and cost from the usage ledger
   chimein bench --quick --out bench-out      the benchmark: chimein vs baselines, report.md + plots
@@ -29,6 +32,26 @@ examples:
 
 State (TLS certificate, ledger, prices) lives in $CHIMEIN_HOME (default ~/.chimein).
 """
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not number >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {value}")
+    return number
 
 
 def _port(value: str) -> int:
@@ -61,10 +84,20 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: the embedded SmolLM2-135M)")
     serve.add_argument("--llm-model", help="model name to request from --llm-url")
     serve.add_argument("--llm-api-key", help="API key for --llm-url")
-    serve.add_argument("--ledger", help="usage ledger: sqlite:///path or postgresql://... (default $CHIMEIN_HOME/ledger.sqlite3)")
+    serve.add_argument("--ledger", help="usage ledger: sqlite:///path or postgresql://... (default $CHIMEIN_HOME/ledger.sqlite3). "
+                       "With PostgreSQL, session resumption handles live there too, so replicas sharing the "
+                       "database resume each other's conversations")
     serve.add_argument("--max-connection-s", type=float, default=600.0, metavar="SECONDS",
                        help="close a connection after this long, with a goAway 10 s before (default 600, like the "
                        "Live API); clients continue with session resumption")
+    serve.add_argument("--drain-s", type=_seconds, default=30.0, metavar="SECONDS",
+                       help="on SIGTERM: refuse new sessions, send goAway{timeLeft} to open ones and wait this long "
+                       "at most for them to resume elsewhere, then exit 0 (default 30; a second signal stops at once)")
+    serve.add_argument("--max-sessions", type=_positive, default=12, metavar="N",
+                       help="capacity: GET /readyz answers 503 (take no new sessions) once N are open (default 12, "
+                       "about what a 2-core machine holds); sessions over it are still served")
+    serve.add_argument("--max-model-queue", type=_positive, default=3, metavar="N",
+                       help="GET /readyz answers 503 while more than N answers wait for the language model (default 3)")
     serve.add_argument("--end-of-turn", choices=["smart_turn", "silence"], default="smart_turn",
                        help="how a turn ends: Smart Turn v3 at pauses with a silence fallback (default), or silence "
                        "only (the benchmark's baseline)")
@@ -82,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list the model names clients may ask for")
     sub.add_parser("usage", help="tokens, sessions and cost from the usage ledger", add_help=False)
+    sub.add_parser("load", help="open N concurrent SDK sessions streaming audio: latency and sessions per replica",
+                   add_help=False)
     sub.add_parser("bench", help="measure decisions, latency, robustness and cost against baselines", add_help=False)
     sub.add_parser("voices", help="enrol participants' voices (known from the first word; strangers ignored)",
                    add_help=False)
@@ -101,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         from chimein.perception.voices_cli import voices_main
 
         return voices_main(argv[1:])
+    if argv[:1] == ["load"]:
+        from chimein.bench.load import load_main
+
+        return load_main(argv[1:])
     if argv[:1] == ["bench"]:
         from chimein.bench.cli import bench_main
 
@@ -120,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host, port=args.port, plain_port=plain, api_keys=tuple(args.api_key),
             llm_url=args.llm_url, llm_model=args.llm_model, llm_api_key=args.llm_api_key,
             ledger=args.ledger, log_level=args.log_level, max_connection_s=args.max_connection_s,
-            end_of_turn=args.end_of_turn,
+            end_of_turn=args.end_of_turn, drain_s=args.drain_s, max_sessions=args.max_sessions,
+            max_model_queue=args.max_model_queue,
         ))
     if args.command == "demo":
         from chimein.demo import GUIDE_INSTRUCTION, demo_main

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# System packages the test suite uses as real peers: PostgreSQL (the ledger's second backend)
-# and Chromium (the browser console's end-to-end test, driven by Playwright; never `playwright install`).
+# System packages the test suite uses as real peers: PostgreSQL (the ledger's second backend and the
+# replicas' shared resumption state), HAProxy (the load balancer in front of several replicas,
+# tests/deploy) and Chromium (the browser console's end-to-end test, driven by Playwright; never
+# `playwright install`).
 # Installed with apt when missing and when we are allowed to (root); otherwise those tests
 # skip and say why.
 set -uo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "test-services: PostgreSQL and Chromium present"
+  echo "test-services: PostgreSQL, HAProxy and Chromium present"
   exit 0
 fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then

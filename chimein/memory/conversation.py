@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from chimein.generation.llm import ChatMessage, LanguageModel
@@ -188,3 +188,24 @@ class Conversation:
             return f"I listened to {rec.label}, but I heard no speech in it."
         first = segments[0].text.strip()
         return f"I listened to {rec.label}. It begins: \"{first}\""
+
+    # -- snapshot (session resumption on another replica) ---------------------------------------
+
+    def to_snapshot(self) -> dict[str, Any]:
+        """A JSON-serialisable copy of everything remembered (entries and heard material).
+
+        Safe to call from a worker thread while the event loop appends: the entry list is copied first.
+        """
+        entries = list(self.entries)
+        return {"version": 1, "entries": [asdict(e) for e in entries], "heard": self.heard.to_snapshot()}
+
+    @classmethod
+    def from_snapshot(cls, data: dict[str, Any]) -> Conversation:
+        """The conversation :meth:`to_snapshot` described; ValueError if it is not one."""
+        if not isinstance(data, dict) or data.get("version") != 1:
+            raise ValueError("not a version-1 conversation snapshot")
+        try:
+            entries = [Entry(**e) for e in data["entries"]]
+            return cls(entries=entries, heard=HeardStore.from_snapshot(data["heard"]))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed conversation snapshot: {exc}") from None

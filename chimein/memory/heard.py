@@ -17,11 +17,12 @@ for a quantity, a time or a month needs one in its evidence.
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -460,3 +461,33 @@ class HeardStore:
         where = "played into the microphone" if rec.source == "microphone" else "sent as a file"
         body = f": '{gist}'" if gist else ": no speech in it"
         return f"{rec.label.capitalize()} ({where}{length}){state}{body}"
+
+    # -- snapshot (session resumption on another replica) ---------------------------------------
+
+    def to_snapshot(self) -> dict[str, Any]:
+        """JSON-ready copy: recordings, sentences and their MiniLM vectors (base64 float32, so a
+        replica that resumes the conversation need not embed them again)."""
+        with self._lock:
+            vectors = np.stack(self._vectors).astype("<f4") if self._vectors else np.zeros((0, 0), "<f4")
+            return {
+                "recordings": [asdict(r) for r in self.recordings],
+                "segments": [[s.recording_id, s.start_s, s.end_s, s.text, s.speaker] for s in self._segments],
+                "vector_dim": int(vectors.shape[1]) if len(vectors) else 0,
+                "vectors": base64.b64encode(vectors.tobytes()).decode("ascii"),
+            }
+
+    @classmethod
+    def from_snapshot(cls, data: dict[str, Any], embedder: TextEmbedder | None = None) -> HeardStore:
+        """The store :meth:`to_snapshot` described (raises ValueError on a malformed snapshot)."""
+        store = cls(embedder)
+        store.recordings = [HeardRecording(**r) for r in data.get("recordings", [])]
+        segments = [HeardSegment(int(r), float(a), float(b), str(t), sp) for r, a, b, t, sp in data.get("segments", [])]
+        raw = base64.b64decode(data.get("vectors", ""))
+        dim = int(data.get("vector_dim", 0))
+        vectors = np.frombuffer(raw, "<f4").reshape(-1, dim) if dim else np.zeros((0, 0), np.float32)
+        if len(vectors) != len(segments):
+            raise ValueError(f"heard snapshot: {len(segments)} sentences but {len(vectors)} vectors")
+        store._segments = segments
+        store._words = [content_words(s.text) for s in segments]
+        store._vectors = [v.astype(np.float32) for v in vectors]
+        return store

@@ -4,6 +4,11 @@ Each connection gets its own :class:`~chimein.session.live.LiveSession`; a bad f
 only that connection, with a 1007/1008 code and a reason the SDK shows in ``APIError``. An
 unexpected failure is logged with its traceback here and reported to the client as 1011 with
 a short reason, never as a traceback on the wire and never as a JSON ``error`` frame.
+
+For a load balancer (deploy/): ``GET /livez`` (the process answers), ``GET /readyz`` (200 while
+it takes new sessions; 503 while draining or over capacity) and ``GET /metrics`` (Prometheus)
+on both ports. :meth:`LiveServer.drain` is the SIGTERM path: new sessions are refused with 503,
+every open session gets ``goAway{timeLeft}``, and the server waits for clients to resume elsewhere.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import logging
 import re
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +39,7 @@ from chimein.protocol import server_messages as out
 from chimein.protocol.messages import (
     CLOSE_INTERNAL,
     CLOSE_POLICY,
+    AudioChunk,
     ProtocolError,
     parse_client_message,
     parse_json_frame,
@@ -40,8 +47,9 @@ from chimein.protocol.messages import (
 )
 from chimein.protocol.models import resolve_model
 from chimein.server.auth import KeyChecker, presented_key
+from chimein.server.metrics import CONTENT_TYPE, LoadCheck, ServerMetrics
+from chimein.server.state import HandleStore, InProcessStore, ResumableState, ResumptionError
 from chimein.session.live import LiveSession, SessionOptions
-from chimein.session.resumption import ResumptionStore
 from chimein.session.services import Services
 from chimein.usage.ledger import api_key_id
 
@@ -81,6 +89,17 @@ class ServerConfig:
     """``goAway{timeLeft}`` is sent this long before that close."""
     voices_dir: Path | None = None
     """Enrolled participants (``chimein voices``); default ``$CHIMEIN_HOME/voices``."""
+    max_sessions: int = 12
+    """Capacity: /readyz answers 503 (take no new sessions) once this many are open. A soft limit:
+    a client that connects anyway is served; the load balancer stops sending new ones."""
+    max_model_queue: int = 3
+    """/readyz answers 503 while more answers than this wait for the language model."""
+    model_in_flight: Callable[[], int] | None = None
+    """Language model requests running or waiting (``InFlightModel.in_flight``), for /metrics and /readyz."""
+    load_check: LoadCheck | None = None
+    """Replaces the default capacity check (open sessions, model queue): returns why not ready, or None."""
+    handles: HandleStore | None = None
+    """Where resumption handles live (server/state.py); default: in this process."""
 
 
 class LiveServer:
@@ -93,7 +112,11 @@ class LiveServer:
         self._servers: list[Server] = []
         self.active_sessions = 0
         self.voices = VoiceBook(config.voices_dir or chimein_home() / "voices")
-        self.resumption = ResumptionStore()  # in-process: resume on the same server process (see its module)
+        self.resumption: HandleStore = config.handles or InProcessStore()
+        self.metrics = ServerMetrics()
+        self.metrics.capacity.set(config.max_sessions)
+        self.draining = False
+        self._open: dict[ServerConnection, LiveSession] = {}
 
     async def start(self) -> list[tuple[str, int, bool]]:
         """Bind the ports; returns (host, port, tls) for each listening socket."""
@@ -121,16 +144,81 @@ class LiveServer:
         for server in self._servers:
             await server.wait_closed()
 
+    @property
+    def open_sessions(self) -> int:
+        return len(self._open)
+
+    def not_ready_reason(self) -> str | None:
+        """Why a load balancer should send no new session here now (None: ready)."""
+        if self.draining:
+            return "draining: this server is shutting down; new sessions go to other replicas"
+        if self.config.load_check is not None:
+            return self.config.load_check()
+        if self.open_sessions >= self.config.max_sessions:
+            return f"at capacity: {self.open_sessions} of {self.config.max_sessions} sessions open (--max-sessions)"
+        waiting = self._model_in_flight() - 1
+        if waiting > self.config.max_model_queue:
+            return f"language model busy: {waiting} answers waiting (--max-model-queue {self.config.max_model_queue})"
+        return None
+
+    def _model_in_flight(self) -> int:
+        return self.config.model_in_flight() if self.config.model_in_flight is not None else 0
+
+    async def drain(self, drain_s: float, *, abort: asyncio.Event | None = None) -> float:
+        """Stop taking sessions, send ``goAway{timeLeft: drain_s}`` to each open one, and wait until
+        they have all left or ``drain_s`` passed (or ``abort`` is set). Returns the seconds it took."""
+        started = time.monotonic()
+        self.draining = True
+        self.metrics.draining.set(1)
+        message = json.dumps(out.go_away(drain_s), separators=(",", ":"))
+        for ws in list(self._open):
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(message)
+                self.metrics.go_away.labels("drain").inc()
+        log.info("draining: goAway sent to %d sessions, waiting up to %.0f s for them to leave", len(self._open), drain_s)
+        deadline = started + drain_s
+        while self._open and time.monotonic() < deadline and not (abort is not None and abort.is_set()):
+            await asyncio.sleep(0.1)
+        if self._open:
+            log.info("drain: %d sessions still open after %.1f s; closing them", len(self._open), time.monotonic() - started)
+        for ws in list(self._open):
+            with contextlib.suppress(ConnectionClosed):
+                await ws.close(1001, "server shut down; resume with your session handle on another connection")
+        return time.monotonic() - started
+
+    def _health(self, path: str) -> Response | None:
+        if path in ("/livez", "/healthz"):
+            return _text(http.HTTPStatus.OK, "ok\n")
+        if path == "/readyz":
+            reason = self.not_ready_reason()
+            self.metrics.ready.set(reason is None)
+            if reason is None:
+                return _text(http.HTTPStatus.OK, f"ready: {self.open_sessions} of {self.config.max_sessions} sessions open\n")
+            return _text(http.HTTPStatus.SERVICE_UNAVAILABLE, reason + "\n")
+        if path == "/metrics":
+            self.metrics.sessions_open.set(self.open_sessions)
+            self.metrics.model_in_flight.set(self._model_in_flight())
+            self.metrics.ready.set(self.not_ready_reason() is None)
+            body = self.metrics.render()
+            headers = Headers([("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body)))])
+            return Response(200, "OK", headers, body)
+        return None
+
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Plain HTTP (no Upgrade header) gets the console or a helpful 404; WebSocket paths are checked."""
+        """Plain HTTP (no Upgrade header) gets health, metrics, the console or a helpful 404;
+        WebSocket paths are checked, and refused with 503 while draining (a load balancer retries
+        the handshake on another replica)."""
         if "upgrade" not in request.headers.get("connection", "").lower():
             path = request.path.split("?", 1)[0]
+            health = self._health(path)
+            if health is not None:
+                return health
             handler = self.config.extra_http.get(path)
             if handler is not None:
                 return handler(request)
-            if path == "/healthz":
-                return _text(http.HTTPStatus.OK, "ok\n")
             return _text(http.HTTPStatus.NOT_FOUND, "chimein: this is a Live API WebSocket server; connect with the google-genai SDK\n")
+        if self.draining:
+            return _text(http.HTTPStatus.SERVICE_UNAVAILABLE, "chimein: draining (shutting down); connect again to reach another replica\n")
         if route(request.path) is None:
             return _text(
                 http.HTTPStatus.NOT_FOUND,
@@ -153,6 +241,8 @@ class LiveServer:
             limit = asyncio.create_task(self._limit_connection(ws))
             async for frame in ws:
                 for event in parse_client_message(parse_json_frame(frame)):
+                    if isinstance(event, AudioChunk):
+                        self.metrics.add_input_audio(len(event.pcm) / 2 / event.rate)
                     await session.handle(event)
             await ws.wait_closed()
         except ProtocolError as exc:
@@ -169,6 +259,8 @@ class LiveServer:
             if session is not None:
                 self.active_sessions -= 1
                 await session.close()
+                self._open.pop(ws, None)
+                self.metrics.session_closed(session.session_id)
 
     async def _open_session(self, ws: ServerConnection, flavour: str, key: str | None) -> LiveSession | None:
         try:
@@ -185,7 +277,11 @@ class LiveServer:
             raise ProtocolError(CLOSE_POLICY, "the first frame must be {\"setup\": {...}}; got " + (", ".join(sorted(message)[:3]) or "{}"))
         setup = parse_setup(body)
         model = resolve_model(setup.model)
+        resumed = await self._claim(setup.resumption_handle) if setup.resumption_handle else None
+        metrics = self.metrics
+
         async def send(message: dict[str, Any]) -> None:
+            metrics.count_output(message)
             await ws.send(json.dumps(message, separators=(",", ":")))
 
         enrolled = await asyncio.to_thread(self.voices.voices)  # a few small files, read off the event loop
@@ -196,18 +292,34 @@ class LiveServer:
             end_of_turn=self.config.end_of_turn,  # type: ignore[arg-type]
             observer=self._observer(ws, send),
             resumption=self.resumption,
+            resumed=resumed,
             enrolled_voices=tuple(enrolled),
         )
 
         session = LiveSession(setup, model, self.services, send, options)
         self.active_sessions += 1
+        self._open[ws] = session
+        self.metrics.sessions.labels("resumed" if resumed is not None else "new").inc()
         log.info(
-            "session %s opened: model=%s voice=%s proactive=%s from %s",
+            "session %s opened: model=%s voice=%s proactive=%s from %s%s",
             session.session_id, model.name, session.voice_id, setup.proactive_audio, ws.remote_address,
+            f" resuming conversation {resumed.conversation_id} {resumed.info}" if resumed is not None else "",
         )
         await send(out.setup_complete(session.session_id))
         await session.after_setup()  # the first sessionResumptionUpdate, when the setup asked for one
         return session
+
+    async def _claim(self, handle: str) -> ResumableState:
+        """Claim a resumption handle off the event loop (a shared store is a database round trip)."""
+        try:
+            return await asyncio.to_thread(self.resumption.claim, handle, time.monotonic())
+        except ResumptionError as exc:
+            kind = "expired" if "expired" in exc.reason else "claimed" if "already used" in exc.reason else "unknown"
+            self.metrics.resumptions_refused.labels(kind).inc()
+            raise ProtocolError(CLOSE_POLICY, exc.reason) from None
+        except ValueError as exc:  # a snapshot this chimein cannot read
+            self.metrics.resumptions_refused.labels("unreadable").inc()
+            raise ProtocolError(CLOSE_POLICY, f"session resumption state unreadable: {exc}"[:120]) from None
 
     async def _limit_connection(self, ws: ServerConnection) -> None:
         """``goAway`` shortly before the connection's maximum duration, then close it.
@@ -221,6 +333,7 @@ class LiveServer:
         await asyncio.sleep(limit - warning)
         with contextlib.suppress(ConnectionClosed):
             await ws.send(json.dumps(out.go_away(warning), separators=(",", ":")))
+            self.metrics.go_away.labels("max_connection").inc()
             log.info("goAway to %s: %.0f s left on this connection", ws.remote_address, warning)
             await asyncio.sleep(warning)
             await ws.close(1000, f"connection reached its maximum duration ({limit:.0f} s); resume with a session handle")
@@ -238,7 +351,10 @@ class LiveServer:
         loop = asyncio.get_running_loop()
         subscriber = self.config.on_session_event
 
+        metrics = self.metrics
+
         def observe(event: dict[str, Any]) -> None:
+            metrics.observe(event)
             if subscriber is not None:
                 subscriber(event)
             if wants_events:

@@ -23,23 +23,31 @@ class LaunchedServer:
     tls_port: int
     plain_port: int | None
     output: list[str]  # everything the server printed so far (kept up to date by a thread)
+    name: str = "chimein"
 
     @property
     def cert(self) -> Path:
         return self.home / "tls" / "cert.pem"
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 20.0) -> None:
+        """SIGTERM (the server drains: goAway to open sessions), SIGKILL after ``timeout_s``."""
         self.process.terminate()
         try:
-            self.process.wait(timeout=20)
+            self.process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
 
 
-def launch_server(home: Path, *extra_args: str, timeout_s: float = 300.0, cwd: Path | None = None) -> LaunchedServer:
-    """``chimein serve --port 0 --plain-port 0 EXTRA...``; raises RuntimeError with its output if not ready."""
+def launch_server(home: Path, *extra_args: str, timeout_s: float = 300.0, cwd: Path | None = None,
+                  name: str = "chimein") -> LaunchedServer:
+    """``chimein serve --port 0 --plain-port 0 EXTRA...``; raises RuntimeError with its output if not ready.
+
+    ``name`` labels it in errors and becomes ``$CHIMEIN_REPLICA`` (how a shared store records it).
+    """
     home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "CHIMEIN_HOME": str(home), "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "CHIMEIN_HOME": str(home), "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1",
+           "CHIMEIN_REPLICA": name}
     process = subprocess.Popen(
         [sys.executable, "-m", "chimein.cli", "serve", "--port", "0", "--plain-port", "0", *extra_args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd,
@@ -62,11 +70,11 @@ def launch_server(home: Path, *extra_args: str, timeout_s: float = 300.0, cwd: P
         except queue.Empty:
             continue
         if line is None:
-            raise RuntimeError("chimein serve exited before it was ready:\n" + "".join(output[-40:]))
+            raise RuntimeError(f"chimein serve ({name}) exited before it was ready:\n" + "".join(output[-40:]))
         if line.startswith("ready "):
             urls = line.split()[1:]
             tls = next(int(u.rsplit(":", 1)[1]) for u in urls if u.startswith("wss://"))
             plain = next((int(u.rsplit(":", 1)[1]) for u in urls if u.startswith("ws://")), None)
-            return LaunchedServer(process, home, tls, plain, output)
+            return LaunchedServer(process, home, tls, plain, output, name)
     process.kill()
-    raise RuntimeError("chimein serve was not ready in time:\n" + "".join(output[-40:]))
+    raise RuntimeError(f"chimein serve ({name}) was not ready in time:\n" + "".join(output[-40:]))

@@ -28,6 +28,9 @@ class ServeOptions:
     log_level: str = "info"
     max_connection_s: float = 600.0
     end_of_turn: str = "smart_turn"
+    drain_s: float = 30.0
+    max_sessions: int = 12
+    max_model_queue: int = 3
 
 
 def client_snippet(host: str, port: int, cert: str, key: str | None) -> str:
@@ -66,7 +69,16 @@ async def serve_forever(options: ServeOptions) -> int:
         ledger_url=options.ledger,
     )
     from chimein.server.console import console_routes, console_url  # the browser console, served at /
+    from chimein.server.metrics import InFlightModel
+    from chimein.server.state import open_handle_store
 
+    model = InFlightModel(services.llm)
+    services.llm = model
+    try:
+        handles = await asyncio.to_thread(open_handle_store, options.ledger)
+    except Exception as exc:  # the ledger opened, so this is the schema or permissions
+        print(f"chimein: cannot keep resumption handles in the ledger database: {exc}", file=sys.stderr)
+        return 2
     config = ServerConfig(
         host=options.host,
         port=options.port,
@@ -76,6 +88,10 @@ async def serve_forever(options: ServeOptions) -> int:
         extra_http=console_routes(),
         max_connection_s=options.max_connection_s,
         end_of_turn=options.end_of_turn,
+        max_sessions=options.max_sessions,
+        max_model_queue=options.max_model_queue,
+        model_in_flight=lambda: model.in_flight,
+        handles=handles,
     )
     server = LiveServer(config, services)
     try:
@@ -89,16 +105,26 @@ async def serve_forever(options: ServeOptions) -> int:
     urls = " ".join(f"{'wss' if tls else 'ws'}://{h}:{p}" for h, p, tls in bound)
     plain = next((p for _, p, tls in bound if not tls), None)
     print(f"console: open {console_url(options.host, plain, tls_port)} in a browser", flush=True)
+    shared = " (shared with every replica using this database)" if not handles.by_reference else ""
+    print(f"resumption handles: {'PostgreSQL' if not handles.by_reference else 'this process'}{shared}", flush=True)
     print(f"ready {urls}", flush=True)
-    stop = asyncio.Event()
+    stop, force = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        (force if stop.is_set() else stop).set()  # a second signal ends the drain at once
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     await stop.wait()
-    print("chimein: shutting down", file=sys.stderr, flush=True)
+    print(f"chimein: draining: no new sessions; goAway to {server.open_sessions} open sessions, "
+          f"waiting up to {options.drain_s:.0f} s for them to leave (signal again to stop now)", file=sys.stderr, flush=True)
+    took = await server.drain(options.drain_s, abort=force)
+    print(f"chimein: drained in {took:.1f} s; shutting down", file=sys.stderr, flush=True)
     await server.close()
     if services.ledger is not None:
         services.ledger.close()
+    handles.close()
     return 0
 
 

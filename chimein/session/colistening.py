@@ -56,14 +56,16 @@ class CoListeningMixin:
         state = CoListening(compression=compression, mode=answer_mode_for(self.llm),
                             language=language_of(self.setup.language_code), conversation_id=self.session_id)
         handle = self.setup.resumption_handle
-        if handle:
+        resumed = self.options.resumed  # claimed by the server before the session began (off the loop)
+        if handle and resumed is None:
             store = self.options.resumption
             if store is None:
                 raise ProtocolError(CLOSE_POLICY, "session resumption is not available on this server")
             try:
-                resumed = store.resume(handle, self.options.clock())
+                resumed = store.claim(handle, self.options.clock())
             except ResumptionError as exc:
                 raise ProtocolError(CLOSE_POLICY, exc.reason) from None
+        if resumed is not None:
             self.memory = resumed.memory
             state.conversation_id = resumed.conversation_id
             self._emit("resumed", conversation_id=resumed.conversation_id, entries=len(self.memory.entries),
@@ -79,9 +81,17 @@ class CoListeningMixin:
         store = self.options.resumption
         if store is None or self.setup.session_resumption is None or self._closed:
             return
-        # Always resumable: a recording still being transcribed goes on into the same memory after a
-        # disconnect (see _guard_heard_job), and a resumed session waits for it before answering.
-        handle = store.issue(ResumableState(self.memory, self._colisten.conversation_id), self.options.clock())
+        # With an in-process store always resumable: a recording still being transcribed goes on into
+        # the same memory after a disconnect (see _guard_heard_job), and a resumed session waits for it
+        # before answering. A shared store keeps a snapshot, which would lose the rest of the recording:
+        # not resumable until it is heard (the update after colisten_done carries the handle).
+        if not store.by_reference and any(not r.complete for r in self.memory.heard.recordings):
+            await self._send(out.session_resumption_update(None, resumable=False))
+            return
+        state = ResumableState(self.memory, self._colisten.conversation_id)
+        handle = await asyncio.to_thread(store.issue, state, self.options.clock())
+        if self._closed:
+            return
         await self._send(out.session_resumption_update(handle, resumable=True))
 
     async def _co_listen_file(self, blob: InlineData) -> None:
@@ -146,11 +156,13 @@ class CoListeningMixin:
 
     async def _guard_heard_job(self, job: asyncio.Future[None], cancel: threading.Event) -> None:
         """Ends with the session (close() cancels it): the transcription stops too, unless the
-        session can be resumed, in which case it finishes into the memory the handle names."""
+        session can be resumed from this process, in which case it finishes into the memory the
+        handle names (a shared store's handles hold snapshots: nothing would read the rest)."""
         try:
             await asyncio.shield(job)
         except asyncio.CancelledError:
-            if self.setup.session_resumption is None or self.options.resumption is None:
+            store = self.options.resumption
+            if self.setup.session_resumption is None or store is None or not store.by_reference:
                 cancel.set()
                 job.cancel()
             raise

@@ -74,7 +74,7 @@ from chimein.protocol.messages import (
 from chimein.protocol.models import ModelEntry
 from chimein.session.colistening import CoListeningMixin
 from chimein.session.pacing import CHUNK_SAMPLES, PlaybackTracker
-from chimein.session.resumption import ResumptionStore
+from chimein.session.resumption import HandleStore, ResumableState
 from chimein.session.services import Services
 from chimein.usage.ledger import UsageEvent
 from chimein.usage.tokens import UsageMeter
@@ -127,8 +127,10 @@ class SessionOptions:
     end_of_turn: Literal["smart_turn", "silence"] = "smart_turn"
     """smart_turn: ask Smart Turn at each pause, silence ends the turn otherwise; silence: only the
     silence timeout ends a turn (the benchmark's plain turn-taking baseline)."""
-    resumption: ResumptionStore | None = None
-    """The server's resumption handles (session/resumption.py); None: sessions cannot be resumed."""
+    resumption: HandleStore | None = None
+    """The server's resumption handles (server/state.py); None: sessions cannot be resumed."""
+    resumed: ResumableState | None = None
+    """State the server already claimed for ``setup.sessionResumption.handle`` (None: claim it here)."""
     enrolled_voices: tuple[EnrolledVoice, ...] = ()
     """Participants known before the session starts (``chimein voices add``); others are learned."""
 

@@ -36,8 +36,9 @@ the client asked it to listen to."""
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
 
 SCHEMA_COMPONENT = "usage_ledger"
-SCHEMA_VERSION = 1
-"""Version of the ``chimein_usage_events`` table layout, kept in ``chimein_schema``."""
+SCHEMA_VERSION = 2
+"""Version of the ``chimein_usage_events`` table layout, kept in ``chimein_schema``.
+2 added ``sequence`` and the unique (session_id, sequence) index (idempotent writes)."""
 
 _TOKEN_FIELDS = ("prompt_audio_tokens", "prompt_text_tokens", "response_audio_tokens", "response_text_tokens")
 
@@ -62,6 +63,9 @@ class UsageEvent:
     response_text_tokens: int
     input_audio_s: float
     output_audio_s: float
+    sequence: int | None = None
+    """The event's place in its session (1, 2, ...): the ledger stores one event per (session_id,
+    sequence), so writing it again (a retry after a lost connection) never counts it twice."""
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None or self.at.utcoffset() is None:
@@ -77,6 +81,8 @@ class UsageEvent:
             raise ValueError("audio durations must be >= 0 seconds")
         if self.api_key_id is not None and not API_KEY_ID_PATTERN.fullmatch(self.api_key_id):
             raise ValueError("api_key_id must come from api_key_id(key), never a raw key")
+        if self.sequence is not None and (not isinstance(self.sequence, int) or self.sequence < 1):
+            raise ValueError(f"sequence must be a positive int or None, got {self.sequence!r}")
 
     @classmethod
     def from_usage(
@@ -104,6 +110,7 @@ class UsageEvent:
             response_text_tokens=usage.response_text_tokens,
             input_audio_s=usage.input_audio_s,
             output_audio_s=usage.output_audio_s,
+            sequence=usage.sequence,
         )
 
 
@@ -190,6 +197,12 @@ _CHECKS = (
 )
 
 
+_SEQUENCE_INDEX = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS chimein_usage_events_sequence ON chimein_usage_events (session_id, sequence)"
+)
+"""NULL sequences (events written before version 2) are distinct to a unique index in both databases."""
+
+
 class _SqlLedger:
     """What the two databases share: one connection under a lock, autocommit inserts, the same queries.
 
@@ -207,14 +220,20 @@ class _SqlLedger:
         return at
 
     def record(self, event: UsageEvent) -> None:
-        """Commit one event; durable when this returns (autocommit plus each database's sync setting)."""
+        """Commit one event; durable when this returns (autocommit plus each database's sync setting).
+
+        An event with a ``sequence`` already stored for its session is left as it is (idempotent).
+        """
         values = [getattr(event, c) for c in _COLUMNS]
         values[_COLUMNS.index("at")] = self._stamp(event.at)
-        sql = "INSERT INTO chimein_usage_events ({}) VALUES ({})".format(
+        sql = "INSERT INTO chimein_usage_events ({}) VALUES ({}) ON CONFLICT (session_id, sequence) DO NOTHING".format(
             ", ".join(_COLUMNS), ", ".join([self._marker] * len(_COLUMNS))
         )
         with self._lock:
-            self._require().execute(sql, values)
+            self._execute_write(sql, values, retry=event.sequence is not None)
+
+    def _execute_write(self, sql: str, values: list[Any], *, retry: bool) -> None:
+        self._require().execute(sql, values)
 
     def events(
         self,
@@ -287,17 +306,24 @@ class SQLiteLedger(_SqlLedger):
                 " outcome TEXT NOT NULL,"
                 " prompt_audio_tokens INTEGER NOT NULL, prompt_text_tokens INTEGER NOT NULL,"
                 " response_audio_tokens INTEGER NOT NULL, response_text_tokens INTEGER NOT NULL,"
-                f" input_audio_s REAL NOT NULL, output_audio_s REAL NOT NULL{checks})"
+                f" input_audio_s REAL NOT NULL, output_audio_s REAL NOT NULL, sequence INTEGER{checks})"
             )
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(chimein_usage_events)")}
+            if "sequence" not in columns:  # a version-1 ledger
+                conn.execute("ALTER TABLE chimein_usage_events ADD COLUMN sequence INTEGER")
             for col in ("at", "session_id", "api_key_id"):
                 conn.execute(
                     f"CREATE INDEX IF NOT EXISTS chimein_usage_events_{col} ON chimein_usage_events ({col})"
                 )
+            conn.execute(_SEQUENCE_INDEX)
             if row is None:
                 conn.execute(
                     "INSERT INTO chimein_schema (component, version) VALUES (?, ?)",
                     (SCHEMA_COMPONENT, SCHEMA_VERSION),
                 )
+            elif row[0] < SCHEMA_VERSION:
+                conn.execute("UPDATE chimein_schema SET version = ? WHERE component = ?",
+                             (SCHEMA_VERSION, SCHEMA_COMPONENT))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -367,17 +393,34 @@ class PostgresLedger(_SqlLedger):
                 " model TEXT NOT NULL, at TIMESTAMPTZ NOT NULL, outcome TEXT NOT NULL,"
                 " prompt_audio_tokens BIGINT NOT NULL, prompt_text_tokens BIGINT NOT NULL,"
                 " response_audio_tokens BIGINT NOT NULL, response_text_tokens BIGINT NOT NULL,"
-                f" input_audio_s DOUBLE PRECISION NOT NULL, output_audio_s DOUBLE PRECISION NOT NULL{checks})"
+                f" input_audio_s DOUBLE PRECISION NOT NULL, output_audio_s DOUBLE PRECISION NOT NULL,"
+                f" sequence BIGINT{checks})"
             )
+            self._conn.execute("ALTER TABLE chimein_usage_events ADD COLUMN IF NOT EXISTS sequence BIGINT")
             for col in ("at", "session_id", "api_key_id"):
                 self._conn.execute(
                     f"CREATE INDEX IF NOT EXISTS chimein_usage_events_{col} ON chimein_usage_events ({col})"
                 )
+            self._conn.execute(_SEQUENCE_INDEX)
             if row is None:
                 self._conn.execute(
                     "INSERT INTO chimein_schema (component, version) VALUES (%s, %s)",
                     (SCHEMA_COMPONENT, SCHEMA_VERSION),
                 )
+            elif row[0] < SCHEMA_VERSION:
+                self._conn.execute("UPDATE chimein_schema SET version = %s WHERE component = %s",
+                                   (SCHEMA_VERSION, SCHEMA_COMPONENT))
+
+    def _execute_write(self, sql: str, values: list[Any], *, retry: bool) -> None:
+        """An event with a sequence is retried once on a fresh connection when the old one broke
+        mid-write (a database restart, a failover): the unique (session_id, sequence) index makes
+        that safe even if the first attempt had committed. Without a sequence the error is raised."""
+        try:
+            self._require().execute(sql, values)
+        except self._psycopg.OperationalError:
+            if not retry or not self._conn.broken:
+                raise
+            self._require().execute(sql, values)
 
     def _require(self) -> Any:
         if self._conn is None:

@@ -61,6 +61,9 @@ class TurnUsage:
     response_text_tokens: int = 0
     input_audio_s: float = field(default=0.0, compare=False)
     output_audio_s: float = field(default=0.0, compare=False)
+    sequence: int | None = field(default=None, compare=False)
+    """Set by :meth:`UsageMeter.take_unrecorded`: the n-th ledger share of the session (1, 2, ...).
+    The ledger keeps one event per (session, sequence), so a retried write never bills twice."""
 
     @property
     def prompt_tokens(self) -> int:
@@ -203,6 +206,7 @@ class UsageMeter:
         self._now = _Counters()
         self._turn_mark = _Counters()
         self._ledger_mark = _Counters()
+        self._ledger_sequence = 0
 
     def add_input_audio(self, samples: int, rate: int) -> None:
         """Audio received from the client (all of it: speech, silence, chatter, co-listened files)."""
@@ -254,6 +258,8 @@ class UsageMeter:
             now = self._now.copy()
             usage = _usage_between(self._ledger_mark, now, self.rules)
             self._ledger_mark = now
+            self._ledger_sequence += 1
+            usage.sequence = self._ledger_sequence
         return usage
 
     @property

@@ -9,19 +9,22 @@ from chimein.memory.media import MicRecordingDetector
 from chimein.session.resumption import HANDLE_VALIDITY_S, ResumableState, ResumptionError, ResumptionStore
 
 
-def test_handles_resume_the_same_memory_until_they_expire():
+def test_handles_resume_the_same_memory_once_until_they_expire():
     store = ResumptionStore()
     memory = Conversation()
     state = ResumableState(memory, "conv-1")
     first = store.issue(state, now_s=100.0)
     second = store.issue(state, now_s=200.0)
-    assert first != second
-    assert store.resume(first, now_s=100.0 + HANDLE_VALIDITY_S - 1).memory is memory
+    third = store.issue(state, now_s=300.0)
+    assert len({first, second, third}) == 3
+    assert store.claim(first, now_s=100.0 + HANDLE_VALIDITY_S - 1).memory is memory
+    with pytest.raises(ResumptionError, match="already used"):  # one connection per handle: no forks
+        store.claim(first, now_s=100.0 + HANDLE_VALIDITY_S - 1)
     with pytest.raises(ResumptionError, match="expired"):
-        store.resume(first, now_s=100.0 + HANDLE_VALIDITY_S)
+        store.claim(second, now_s=200.0 + HANDLE_VALIDITY_S)
     with pytest.raises(ResumptionError, match="unknown"):
-        store.resume("no-such-handle", now_s=0.0)
-    assert store.resume(second, now_s=200.0 + 60).conversation_id == "conv-1"
+        store.claim("no-such-handle", now_s=0.0)
+    assert store.claim(third, now_s=300.0 + 60).conversation_id == "conv-1"
 
 
 def test_store_is_bounded_and_prunes():

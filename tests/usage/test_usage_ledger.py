@@ -149,7 +149,7 @@ def test_schema_version(ledger_url: str) -> None:
     led = open_ledger(ledger_url)
     led.record(event(0))
     led.close()
-    assert _schema_version(ledger_url) == 1
+    assert _schema_version(ledger_url) == 2  # 2: the sequence column (idempotent writes)
     again = open_ledger(ledger_url)  # reopening keeps the data and the version
     assert len(again.events()) == 1
     again.close()
@@ -301,3 +301,74 @@ def test_event_from_meter_usage() -> None:
         2.0,
         1.0,
     )
+
+
+def test_an_event_written_twice_is_counted_once(ledger: Ledger) -> None:
+    """(session, sequence) is unique: a retried write after a lost connection never bills twice."""
+    ledger.record(event(0, sequence=1))
+    ledger.record(event(0, sequence=1))  # the same event again (a retry)
+    ledger.record(event(1, sequence=2))
+    ledger.record(event(1, session="other", sequence=1))  # sequences are per session
+    ledger.record(event(2))  # no sequence (written by an older chimein): always stored
+    ledger.record(event(2))
+    stored = ledger.events()
+    assert sorted((e.session_id, e.sequence or 0) for e in stored) == [
+        ("other", 1), ("s1", 0), ("s1", 0), ("s1", 1), ("s1", 2)]
+    assert sum(e.prompt_audio_tokens for e in stored if e.session_id == "s1") == 160 + 161 + 162 * 2
+
+
+def test_meter_numbers_the_ledger_shares() -> None:
+    from chimein.usage.tokens import UsageMeter
+
+    meter = UsageMeter()
+    meter.add_input_audio(16000, 16000)
+    first = meter.take_unrecorded()
+    meter.take_turn()
+    second = meter.take_unrecorded()
+    assert (first.sequence, second.sequence) == (1, 2)
+    assert UsageEvent.from_usage(first, session_id="s", turn_index=0, api_key_id=None, model="m", at=T0,
+                                 outcome="listening").sequence == 1
+
+
+def test_version_1_ledger_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:  # the version-1 layout, as an older chimein left it
+        conn.execute("CREATE TABLE chimein_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO chimein_schema VALUES ('usage_ledger', 1)")
+        conn.execute(
+            "CREATE TABLE chimein_usage_events (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL,"
+            " turn_index INTEGER NOT NULL, api_key_id TEXT, model TEXT NOT NULL, at TEXT NOT NULL,"
+            " outcome TEXT NOT NULL, prompt_audio_tokens INTEGER NOT NULL, prompt_text_tokens INTEGER NOT NULL,"
+            " response_audio_tokens INTEGER NOT NULL, response_text_tokens INTEGER NOT NULL,"
+            " input_audio_s REAL NOT NULL, output_audio_s REAL NOT NULL)")
+        conn.execute("INSERT INTO chimein_usage_events (session_id, turn_index, model, at, outcome,"
+                     " prompt_audio_tokens, prompt_text_tokens, response_audio_tokens, response_text_tokens,"
+                     " input_audio_s, output_audio_s) VALUES ('old', 0, 'm', ?, 'listening', 32, 0, 0, 0, 1.0, 0.0)",
+                     (T0.isoformat(),))
+    led = open_ledger(f"sqlite://{path}")
+    try:
+        led.record(event(1, sequence=1))
+        led.record(event(1, sequence=1))
+        assert [(e.session_id, e.sequence) for e in led.events()] == [("old", None), ("s1", 1)]
+    finally:
+        led.close()
+    assert _schema_version(f"sqlite://{path}") == 2
+
+
+def test_postgres_retries_a_numbered_event_once_after_connection_loss(pg_server) -> None:
+    import psycopg
+
+    url = pg_server.new_database()
+    led = open_ledger(url)
+    try:
+        led.record(event(0, sequence=1))
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'chimein-ledger' AND pid <> pg_backend_pid()"
+            )
+        led.record(event(1, sequence=2))  # the broken connection is replaced and the write retried
+        led.record(event(1, sequence=2))
+        assert [(e.turn_index, e.sequence) for e in led.events()] == [(0, 1), (1, 2)]
+    finally:
+        led.close()
