@@ -108,11 +108,15 @@ def haproxy_config(*, bind: str, tls_port: int, plain_port: int, pem: Path,
                    servers: Sequence[tuple[str, str, int]], template: Path = TEMPLATE) -> str:
     """``deploy/haproxy.cfg.in`` filled in; ``servers`` are (name, host, plain port) of the replicas."""
     lines = "\n".join(f"    server {name} {host}:{port}" for name, host, port in servers)
-    text = template.read_text()
-    for name, value in (("@BIND@", bind), ("@TLS_PORT@", str(tls_port)), ("@PLAIN_PORT@", str(plain_port)),
-                        ("@PEM@", str(pem)), ("@SERVERS@", lines)):
-        text = text.replace(name, value)
-    return text
+    values = {"@BIND@": bind, "@TLS_PORT@": str(tls_port), "@PLAIN_PORT@": str(plain_port), "@PEM@": str(pem),
+              "@SERVERS@": lines}
+    filled = []
+    for line in template.read_text().splitlines():
+        if not line.lstrip().startswith("#"):  # the comments name the placeholders
+            for name, value in values.items():
+                line = line.replace(name, value)
+        filled.append(line)
+    return "\n".join(filled) + "\n"
 
 
 class HAProxy:

@@ -109,6 +109,9 @@ class CoListeningMixin:
                    duration_s=round(info.duration_s, 3), supported=SUPPORTED_AUDIO_TYPES)
         data, mime = blob.data, blob.mime_type
         self._start_heard_job(entry, lambda: iter_audio_16k(data, mime), total_s=info.duration_s, offset_s=0.0)
+        store = self.options.resumption
+        if store is not None and not store.by_reference:
+            await self._send_resumption_update()  # resumable: false until it is heard (a snapshot would miss it)
 
     def _keep_as_heard(self, audio: np.ndarray, start_s: float, ended_at_s: float) -> bool:
         """A microphone turn that is a recording playing (memory/media.py): keep it as heard, don't answer."""

@@ -41,13 +41,17 @@ def _file(data: bytes) -> types.Content:
     return types.Content(role="user", parts=[types.Part(inline_data=types.Blob(data=data, mime_type="audio/wav"))])
 
 
-async def _next_handle(session, timeout_s: float = 120.0) -> str:
-    """The next resumable handle (after a recording is heard: the snapshot then holds it)."""
+async def _next_handle(session, *, after_not_resumable: bool = False, timeout_s: float = 120.0) -> str:
+    """The next resumable handle; ``after_not_resumable``: the first after a ``resumable: false``
+    update (a shared store says so while a recording is heard; the handle after it holds the recording)."""
     async def wait() -> str:
+        waiting = after_not_resumable
         while True:
             async for message in session.receive():
                 update = message.session_resumption_update
-                if update and update.resumable and update.new_handle:
+                if update and not update.resumable:
+                    waiting = False
+                elif update and update.new_handle and not waiting:
                     return update.new_handle
 
     return await asyncio.wait_for(wait(), timeout_s)
@@ -142,7 +146,7 @@ async def test_drained_replica_sends_go_away_and_the_client_resumes_on_the_other
     async with client.aio.live.connect(model=MODEL, config=RESUMABLE) as session:
         first_id = session.session_id
         await session.send_client_content(turns=_file(wav), turn_complete=False)
-        handle = await _next_handle(session)
+        handle = await _next_handle(session, after_not_resumable=True)
         name = await _serving(two_replicas, first_id)
         drained = two_replicas.replicas[name]
         other = next(n for n in two_replicas.replicas if n != name)
@@ -197,7 +201,7 @@ async def test_replica_killed_mid_session_the_client_resumes_from_its_last_handl
     with pytest.raises(Exception) as dropped:  # the SDK reports the lost connection its own way
         async with client.aio.live.connect(model=MODEL, config=RESUMABLE) as session:
             await session.send_client_content(turns=_file(wav), turn_complete=False)
-            handle = await _next_handle(session)
+            handle = await _next_handle(session, after_not_resumable=True)
             name = await _serving(two_replicas, session.session_id)
             two_replicas.replicas[name].process.send_signal(signal.SIGKILL)
             await asyncio.wait_for(_ask(session, QUESTION), 30)
