@@ -86,6 +86,7 @@ class LoadClient:
         client = self._client()
         await asyncio.sleep(self.stats.client * self.args.ramp_s)
         lost_at: float | None = None
+        closed_s: float | None = None  # goAway -> the old connection closed
         cause = ""
         while time.monotonic() < self.deadline:
             config = types.LiveConnectConfig(
@@ -96,13 +97,16 @@ class LoadClient:
                 async with client.aio.live.connect(model=MODEL, config=config) as session:
                     self.stats.connections += 1
                     if lost_at is not None:
-                        self.stats.resumptions.append({"after": cause, "took_s": round(time.monotonic() - lost_at, 3),
-                                                       "with_handle": config.session_resumption.handle is not None})
-                        lost_at = None
+                        self.stats.resumptions.append({
+                            "after": cause, "took_s": round(time.monotonic() - lost_at, 3),
+                            "old_closed_after_s": None if closed_s is None else round(closed_s, 3),
+                            "with_handle": config.session_resumption.handle is not None})
+                        lost_at = closed_s = None
                     went_away = await self._converse(session)
                 if not went_away:
                     return self.stats
                 lost_at, cause = went_away, "goAway"
+                closed_s = time.monotonic() - went_away
             except Exception as exc:  # a dropped or refused connection: resume with the newest handle
                 if lost_at is None:
                     lost_at, cause = time.monotonic(), type(exc).__name__
@@ -243,7 +247,9 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
         "sessions_per_replica": {url: {"max": max(v), "mean": round(statistics.fmean(v), 2)} for url, v in samples.items()},
         "resumptions": len(resumptions),
         "resumption_s": {"p50": _pct([r["took_s"] for r in resumptions], 50),
-                         "max": _pct([r["took_s"] for r in resumptions], 100)},
+                         "max": _pct([r["took_s"] for r in resumptions], 100),
+                         "old_closed_p50": _pct([r["old_closed_after_s"] for r in resumptions
+                                                 if r["old_closed_after_s"] is not None], 50)},
         "drain": drain or None,
         "errors": sorted({e for s in stats for e in s.errors})[:10],
         "clients": [asdict(s) for s in stats],
@@ -260,8 +266,9 @@ def format_report(report: dict[str, Any]) -> str:
     for url, figures in report["sessions_per_replica"].items():
         lines.append(f"sessions open at {url}: max {figures['max']:.0f}, mean {figures['mean']}")
     if report["resumptions"]:
-        lines.append(f"resumptions: {report['resumptions']}, took p50 {report['resumption_s']['p50']} s, "
-                     f"max {report['resumption_s']['max']} s")
+        r = report["resumption_s"]
+        lines.append(f"resumptions: {report['resumptions']}, goAway or drop -> new setupComplete p50 {r['p50']} s, "
+                     f"max {r['max']} s (of which closing the old connection p50 {r['old_closed_p50']} s)")
     if report["drain"]:
         lines.append(f"drain: SIGTERM at {report['drain']['drain_signal_at_s']} s, replica exited after "
                      f"{report['drain'].get('drain_s')} s")

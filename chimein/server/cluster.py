@@ -167,18 +167,23 @@ def wait_until_up(host: str, port: int, path: str = "/readyz", timeout_s: float 
     raise RuntimeError(f"http://{host}:{port}{path} not ready after {timeout_s:.0f} s: {last}")
 
 
-def start_replicas(home: Path, count: int, ledger: str, extra: Sequence[str] = ()) -> list[LaunchedServer]:
+def start_replicas(home: Path, count: int, ledger: str, extra: Sequence[str] = (),
+                   logs: Path | None = None) -> list[LaunchedServer]:
     """``count`` replicas sharing ``home`` (one TLS certificate) and the ledger database.
 
     The first starts alone (it creates the certificate), the others then start together.
+    ``logs``: a folder for each replica's output (``r1.log``...).
     """
-    first = launch_server(home, "--ledger", ledger, *extra, name="r1")
+    def log(name: str) -> Path | None:
+        return logs / f"{name}.log" if logs is not None else None
+
+    first = launch_server(home, "--ledger", ledger, *extra, name="r1", log=log("r1"))
     rest: list[LaunchedServer] = []
     try:
         import concurrent.futures
 
         with concurrent.futures.ThreadPoolExecutor(max(1, count - 1)) as pool:
-            futures = [pool.submit(launch_server, home, "--ledger", ledger, *extra, name=f"r{i}")
+            futures = [pool.submit(launch_server, home, "--ledger", ledger, *extra, name=f"r{i}", log=log(f"r{i}"))
                        for i in range(2, count + 1)]
             rest = [f.result() for f in futures]
     except BaseException:
@@ -216,14 +221,15 @@ def main(argv: list[str] | None = None) -> int:
             ledger = args.ledger
         else:
             print("starting PostgreSQL...", flush=True)
-            pg = start_postgres(work)
+            pg = start_postgres()  # its own temp dir: the postgres user must reach it
             stops.append(pg.stop)
             ledger = pg.url
         print(f"starting {args.replicas} replicas (models load once per process)...", flush=True)
-        replicas = start_replicas(home, args.replicas, ledger, extra)
+        replicas = start_replicas(home, args.replicas, ledger, extra, logs=work)
         stops.extend(r.stop for r in replicas)
         for r in replicas:
-            print(f"  {r.name}: ws://127.0.0.1:{r.plain_port} (metrics: http://127.0.0.1:{r.plain_port}/metrics)")
+            print(f"  {r.name}: pid {r.process.pid}, ws://127.0.0.1:{r.plain_port}, "
+                  f"metrics http://127.0.0.1:{r.plain_port}/metrics, log {work / (r.name + '.log')}")
         cert = home / "tls" / "cert.pem"
         pem = combined_pem(cert, home / "tls" / "key.pem", work / "haproxy.pem")
         config = work / "haproxy.cfg"
@@ -233,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         stops.append(proxy.stop)
         wait_until_up("127.0.0.1", args.plain_port)
         print(f"""
-HAProxy: wss://127.0.0.1:{args.port} (SDK), ws://127.0.0.1:{args.plain_port} (browsers); config {config}
+HAProxy: wss://127.0.0.1:{args.port} (SDK), ws://127.0.0.1:{args.plain_port} (browsers); config {config}, log {proxy.log}
 ledger:  {ledger}   (chimein usage --ledger {ledger})
 
     export SSL_CERT_FILE={cert}
@@ -266,7 +272,7 @@ Ctrl-C stops everything.
                 stop()
             except Exception as exc:  # keep stopping the rest
                 print(f"while stopping: {exc}", file=sys.stderr)
-        shutil.rmtree(work, ignore_errors=True)
+        print(f"logs and HAProxy config kept in {work}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -40,10 +40,11 @@ class LaunchedServer:
 
 
 def launch_server(home: Path, *extra_args: str, timeout_s: float = 300.0, cwd: Path | None = None,
-                  name: str = "chimein") -> LaunchedServer:
+                  name: str = "chimein", log: Path | None = None) -> LaunchedServer:
     """``chimein serve --port 0 --plain-port 0 EXTRA...``; raises RuntimeError with its output if not ready.
 
-    ``name`` labels it in errors and becomes ``$CHIMEIN_REPLICA`` (how a shared store records it).
+    ``name`` labels it in errors and becomes ``$CHIMEIN_REPLICA`` (how a shared store records it);
+    ``log``, when given, receives everything it prints as well.
     """
     home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "CHIMEIN_HOME": str(home), "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1",
@@ -57,9 +58,16 @@ def launch_server(home: Path, *extra_args: str, timeout_s: float = 300.0, cwd: P
 
     def pump() -> None:
         assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            lines.put(line)
+        sink = log.open("a", buffering=1) if log is not None else None
+        try:
+            for line in process.stdout:
+                output.append(line)
+                lines.put(line)
+                if sink is not None:
+                    sink.write(line)
+        finally:
+            if sink is not None:
+                sink.close()
         lines.put(None)
 
     threading.Thread(target=pump, daemon=True).start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import signal
@@ -13,6 +14,9 @@ from chimein.server.app import LiveServer, ServerConfig
 from chimein.server.auth import KeyChecker, check_bind
 from chimein.server.tls import ensure_certificate, server_ssl_context
 from chimein.session.services import Services
+
+CLOSE_TIMEOUT_S = 10.0
+"""After the drain: how long connections may take to close before the process exits anyway."""
 
 
 @dataclass
@@ -60,6 +64,8 @@ async def serve_forever(options: ServeOptions) -> int:
     keys = options.api_keys or tuple(k for k in os.environ.get("CHIMEIN_API_KEYS", "").split(",") if k.strip())
     check_bind(options.host, KeyChecker(keys))
     cert, key = ensure_certificate(extra_hosts=(options.host,) if options.host not in ("127.0.0.1", "localhost") else ())
+    workers = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="chimein")
+    asyncio.get_running_loop().set_default_executor(workers)  # ours, so the shutdown can drop its backlog
     print("chimein: loading models (once per process)...", file=sys.stderr, flush=True)
     services = await asyncio.to_thread(
         Services.load,
@@ -121,11 +127,20 @@ async def serve_forever(options: ServeOptions) -> int:
           f"waiting up to {options.drain_s:.0f} s for them to leave (signal again to stop now)", file=sys.stderr, flush=True)
     took = await server.drain(options.drain_s, abort=force)
     print(f"chimein: drained in {took:.1f} s; shutting down", file=sys.stderr, flush=True)
-    await server.close()
+    try:  # sessions still closing finish their ledger writes; bounded, so the drain time holds
+        await asyncio.wait_for(server.close(), CLOSE_TIMEOUT_S)
+    except TimeoutError:
+        print(f"chimein: connections still closing after {CLOSE_TIMEOUT_S:.0f} s; exiting anyway", file=sys.stderr)
+    # Work queued for the worker threads (audio of clients already gone) is dropped, not run.
+    workers.shutdown(wait=False, cancel_futures=True)
     if services.ledger is not None:
         services.ledger.close()
     handles.close()
-    return 0
+    print("chimein: stopped", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    # Exit now: a transcription still running for a client that has left would otherwise hold the
+    # process (Python joins worker threads at exit) well past --drain-s. Usage is already committed.
+    os._exit(0)
 
 
 def run_serve(options: ServeOptions) -> int:
