@@ -169,6 +169,8 @@ async def test_drained_replica_sends_go_away_and_the_client_resumes_on_the_other
         print(f"goAway {go_away.time_left} after {time.monotonic() - signalled:.2f} s")
         status, body = _get(drained.plain_port, "/readyz")
         assert status == 503 and "draining" in body, body
+        metrics = _get(drained.plain_port, "/metrics")[1]
+        assert 'chimein_go_away_total{why="drain"} 1.0' in metrics and "chimein_sessions_open 1.0" in metrics
         assert float(str(go_away.time_left).rstrip("s")) == 20.0  # --drain-s 20
     left = time.monotonic()
     async with client.aio.live.connect(model=MODEL, config=_resume(handle)) as session:
@@ -209,9 +211,15 @@ async def test_replica_killed_mid_session_the_client_resumes_from_its_last_handl
     assert handle is not None
     two_replicas.replicas[name].process.wait(timeout=30)
     async with client.aio.live.connect(model=MODEL, config=_resume(handle)) as session:
-        assert await _serving(two_replicas, session.session_id) != name
+        survivor = await _serving(two_replicas, session.session_id)
+        assert survivor != name
         answer = await _ask(session, QUESTION)
         assert "for your country" in answer, answer
+    metrics = _get(two_replicas.replicas[survivor].plain_port, "/metrics")[1]
+    answered = next(line for line in metrics.splitlines() if line.startswith('chimein_turns_total{outcome="answered"}'))
+    assert float(answered.split()[-1]) >= 1, answered
+    resumed = next(line for line in metrics.splitlines() if line.startswith('chimein_sessions_total{kind="resumed"}'))
+    assert float(resumed.split()[-1]) >= 1, resumed
     two_replicas.restart(name)
 
 
