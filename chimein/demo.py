@@ -86,6 +86,58 @@ def _voice_audio(services: Any, speaker_index: int, text: str, base: Path) -> np
     return resample(audio, OUTPUT_RATE, INPUT_RATE)
 
 
+class ResumingSession:
+    """The SDK session, reopened with the newest resumption handle whenever the server sends ``goAway``.
+
+    The Live API ends every connection after a while (chimein: ``--max-connection-s``, or a drain)
+    and expects the client to continue on a new one; the demo does, so a long script keeps its
+    conversation. Sends wait while the new connection opens.
+    """
+
+    def __init__(self, client: Any, config: Any, types: Any) -> None:
+        self.client, self.config, self.types = client, config, types
+        self.handle: str | None = None
+        self.resumptions = 0
+        self._context: Any = None
+        self.session: Any = None
+        self._open = asyncio.Event()
+
+    async def open(self) -> None:
+        config = self.config.model_copy(
+            update={"session_resumption": self.types.SessionResumptionConfig(handle=self.handle)})
+        self._context = self.client.aio.live.connect(model=CURRENT, config=config)
+        self.session = await self._context.__aenter__()
+        self._open.set()
+
+    async def close(self) -> None:
+        self._open.clear()
+        if self._context is not None:
+            context, self._context = self._context, None
+            await context.__aexit__(None, None, None)
+
+    async def send_realtime_input(self, **kwargs: Any) -> None:
+        await self._open.wait()
+        await self.session.send_realtime_input(**kwargs)
+
+    async def messages(self) -> Any:
+        """Every server message, across connections (goAway itself is handled here)."""
+        while True:
+            went_away = False
+            async for message in self.session.receive():
+                update = message.session_resumption_update
+                if update and update.resumable and update.new_handle:
+                    self.handle = update.new_handle
+                if message.go_away is not None and self.handle:
+                    went_away = True
+                    break
+                yield message
+            if went_away:
+                await self.close()
+                await self.open()
+                self.resumptions += 1
+                print(f"     (goAway: continued on a new connection, resumption {self.resumptions})", flush=True)
+
+
 def _pcm16(audio: np.ndarray) -> bytes:
     return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
 
@@ -99,6 +151,7 @@ async def run_demo(
     wav_out: Path,
     json_out: Path | None,
     voice: str | None,
+    max_connection_s: float = 600.0,
 ) -> int:
     from google import genai
     from google.genai import types
@@ -117,7 +170,8 @@ async def run_demo(
     events: list[dict[str, Any]] = []
     cert, key = ensure_certificate()
     server = LiveServer(
-        ServerConfig(port=0, plain_port=None, ssl_context=server_ssl_context(cert, key), on_session_event=events.append),
+        ServerConfig(port=0, plain_port=None, ssl_context=server_ssl_context(cert, key), on_session_event=events.append,
+                     max_connection_s=max_connection_s, go_away_warning_s=min(10.0, max_connection_s / 2)),
         services,
     )
     (_, port, _), = await server.start()
@@ -137,81 +191,84 @@ async def run_demo(
         speech_config=types.SpeechConfig(
             voice_config=types.VoiceConfig(prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=voice or "Puck"))
         ),
+        session_resumption=types.SessionResumptionConfig(),
     )
     results = [LineResult(speaker=s, said=t) for s, t in script]
     mix: list[tuple[float, np.ndarray]] = []  # (start time, 24 kHz audio) for the saved conversation
     t0 = time.monotonic()
     print(f"\ninstruction: {instruction}\nproactive audio: {'on' if proactive else 'off'}\n")
+    session = ResumingSession(client, config, types)
     try:
-        async with client.aio.live.connect(model=CURRENT, config=config) as session:
-            state: dict[str, Any] = {"line": 0, "speech_end": None, "done": asyncio.Event(), "answer_start": None,
-                                     "last_message": 0.0}
+        await session.open()
+        state: dict[str, Any] = {"line": 0, "speech_end": None, "done": asyncio.Event(), "answer_start": None,
+                                 "last_message": 0.0}
 
-            async def receive() -> None:
-                while True:
-                    async for message in session.receive():
-                        state["last_message"] = time.monotonic()
-                        result = results[state["line"]]
-                        content = message.server_content
-                        if content is None:
-                            continue
-                        if content.input_transcription and content.input_transcription.text:
-                            result.heard += content.input_transcription.text
-                        if content.output_transcription and content.output_transcription.text:
-                            result.answer += content.output_transcription.text
-                        if content.model_turn and content.model_turn.parts:
-                            for part in content.model_turn.parts:
-                                if part.inline_data and part.inline_data.data:
-                                    now = time.monotonic() - t0
-                                    if state["answer_start"] is None:
-                                        state["answer_start"] = now
-                                        if state["speech_end"] is not None:
-                                            result.latency_s = now - state["speech_end"]
-                                    pcm = np.frombuffer(part.inline_data.data, "<i2").astype(np.float32) / 32768
-                                    mix.append((state["answer_start"], pcm))
-                                    state["answer_start"] += len(pcm) / OUTPUT_RATE
-                        if content.turn_complete:
-                            if message.usage_metadata:
-                                result.prompt_tokens += message.usage_metadata.prompt_token_count or 0
-                                result.response_tokens += message.usage_metadata.response_token_count or 0
-                            reason = content.turn_complete_reason
-                            declined = bool(reason and "REJECTED" in str(reason))
-                            if result.outcome != "answered":  # a line split into two turns: any answer counts
-                                result.outcome = "declined" if declined else "answered"
-                            state["done"].set()
+        async def receive() -> None:
+            async for message in session.messages():
+                state["last_message"] = time.monotonic()
+                result = results[state["line"]]
+                content = message.server_content
+                if content is None:
+                    continue
+                if content.input_transcription and content.input_transcription.text:
+                    result.heard += content.input_transcription.text
+                if content.output_transcription and content.output_transcription.text:
+                    result.answer += content.output_transcription.text
+                if content.model_turn and content.model_turn.parts:
+                    for part in content.model_turn.parts:
+                        if part.inline_data and part.inline_data.data:
+                            now = time.monotonic() - t0
+                            if state["answer_start"] is None:
+                                state["answer_start"] = now
+                                if state["speech_end"] is not None:
+                                    result.latency_s = now - state["speech_end"]
+                            pcm = np.frombuffer(part.inline_data.data, "<i2").astype(np.float32) / 32768
+                            mix.append((state["answer_start"], pcm))
+                            state["answer_start"] += len(pcm) / OUTPUT_RATE
+                if content.turn_complete:
+                    if message.usage_metadata:
+                        result.prompt_tokens += message.usage_metadata.prompt_token_count or 0
+                        result.response_tokens += message.usage_metadata.response_token_count or 0
+                    reason = content.turn_complete_reason
+                    declined = bool(reason and "REJECTED" in str(reason))
+                    if result.outcome != "answered":  # a line split into two turns: any answer counts
+                        result.outcome = "declined" if declined else "answered"
+                    state["done"].set()
 
-            receiver = asyncio.create_task(receive())
-            for i, audio in enumerate(lines_audio):
-                state.update(line=i, speech_end=None, answer_start=None)
-                state["done"].clear()
-                seen = len(events)
-                mix.append((time.monotonic() - t0, resample(audio, INPUT_RATE, OUTPUT_RATE)))
-                await _stream(session, audio, types)
-                state["speech_end"] = time.monotonic() - t0
-                await _stream(session, np.zeros(int(TRAILING_SILENCE_S * INPUT_RATE), np.float32), types)
-                # Keep the microphone open (silence) until the server has finished with this line: a
-                # turn completed and nothing else happening for a moment (a line may become two turns).
-                deadline = time.monotonic() + TURN_TIMEOUT_S
-                while time.monotonic() < deadline:
-                    quiet_for = time.monotonic() - max([e["t"] for e in events[seen:]] + [state["last_message"]])
-                    if state["done"].is_set() and quiet_for > QUIET_S:
-                        break
-                    await _stream(session, np.zeros(int(CHUNK_S * INPUT_RATE), np.float32), types)
-                result = results[i]
-                result.events = events[seen:]
-                for event in result.events:
-                    if event["type"] == "decision" and result.decision != "answer":
-                        result.decision = "answer" if event.get("answer") else "silent"
-                        result.reason = event.get("reason", "")
-                _print_line(result)
-            receiver.cancel()
+        receiver = asyncio.create_task(receive())
+        for i, audio in enumerate(lines_audio):
+            state.update(line=i, speech_end=None, answer_start=None)
+            state["done"].clear()
+            seen = len(events)
+            mix.append((time.monotonic() - t0, resample(audio, INPUT_RATE, OUTPUT_RATE)))
+            await _stream(session, audio, types)
+            state["speech_end"] = time.monotonic() - t0
+            await _stream(session, np.zeros(int(TRAILING_SILENCE_S * INPUT_RATE), np.float32), types)
+            # Keep the microphone open (silence) until the server has finished with this line: a
+            # turn completed and nothing else happening for a moment (a line may become two turns).
+            deadline = time.monotonic() + TURN_TIMEOUT_S
+            while time.monotonic() < deadline:
+                quiet_for = time.monotonic() - max([e["t"] for e in events[seen:]] + [state["last_message"]])
+                if state["done"].is_set() and quiet_for > QUIET_S:
+                    break
+                await _stream(session, np.zeros(int(CHUNK_S * INPUT_RATE), np.float32), types)
+            result = results[i]
+            result.events = events[seen:]
+            for event in result.events:
+                if event["type"] == "decision" and result.decision != "answer":
+                    result.decision = "answer" if event.get("answer") else "silent"
+                    result.reason = event.get("reason", "")
+            _print_line(result)
+        receiver.cancel()
     finally:
+        await session.close()
         await server.close()
     _save_wav(wav_out, mix)
     answered = sum(r.outcome == "answered" for r in results)
     print(f"\n{answered} of {len(results)} turns answered; conversation saved to {wav_out}")
     if json_out is not None:
         json_out.write_text(json.dumps({"instruction": instruction, "proactive": proactive,
+                                        "resumptions": session.resumptions,
                                         "lines": [asdict(r) for r in results]}, indent=2))
         print(f"timeline written to {json_out}")
     return 0
@@ -274,6 +331,7 @@ def demo_main(args: Any) -> int:
                 wav_out=Path(args.out),
                 json_out=Path(args.json) if args.json else None,
                 voice=args.voice,
+                max_connection_s=getattr(args, "max_connection_s", 600.0),
             )
         )
     except KeyboardInterrupt:

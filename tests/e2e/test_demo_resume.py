@@ -1,0 +1,32 @@
+"""`chimein demo` continues its conversation across connections: goAway, then resumption with its handle."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def test_demo_resumes_after_go_away(tmp_path: Path) -> None:
+    script = tmp_path / "dialogue.txt"
+    script.write_text("A: Do you know how to make a pizza?\nB: What is the capital of Italy?\n"
+                      "A: How long should pasta boil?\n")
+    out = tmp_path / "timeline.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "chimein.cli", "demo", "--script", str(script), "--no-proactive",
+         "--max-connection-s", "8", "--out", str(tmp_path / "demo.wav"), "--json", str(out)],
+        capture_output=True, text=True, cwd=REPO, timeout=900,
+        env={**os.environ, "CHIMEIN_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    timeline = json.loads(out.read_text())
+    assert timeline["resumptions"] >= 1, done.stdout[-3000:]
+    assert "goAway: continued on a new connection" in done.stdout
+    assert [line["outcome"] for line in timeline["lines"]] == ["answered"] * 3, done.stdout[-3000:]
