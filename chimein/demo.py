@@ -10,6 +10,7 @@ as a WAV.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from websockets.exceptions import ConnectionClosed
 
 from chimein.generation.tts import OUTPUT_RATE
 from chimein.perception.audio import INPUT_RATE, decode_audio_file, resample
@@ -87,17 +89,19 @@ def _voice_audio(services: Any, speaker_index: int, text: str, base: Path) -> np
 
 
 class ResumingSession:
-    """The SDK session, reopened with the newest resumption handle whenever the server sends ``goAway``.
+    """The SDK session, reopened with the newest resumption handle after the server's ``goAway``.
 
     The Live API ends every connection after a while (chimein: ``--max-connection-s``, or a drain)
-    and expects the client to continue on a new one; the demo does, so a long script keeps its
-    conversation. Sends wait while the new connection opens.
+    and expects the client to continue on a new one. The demo switches at the first turn boundary
+    after ``goAway`` (so no line is cut in two), or when the server closes the old connection.
+    Sends wait while the new connection opens.
     """
 
     def __init__(self, client: Any, config: Any, types: Any) -> None:
         self.client, self.config, self.types = client, config, types
         self.handle: str | None = None
         self.resumptions = 0
+        self.go_away = False
         self._context: Any = None
         self.session: Any = None
         self._open = asyncio.Event()
@@ -107,31 +111,38 @@ class ResumingSession:
             update={"session_resumption": self.types.SessionResumptionConfig(handle=self.handle)})
         self._context = self.client.aio.live.connect(model=CURRENT, config=config)
         self.session = await self._context.__aenter__()
+        self.go_away = False
         self._open.set()
 
     async def close(self) -> None:
         self._open.clear()
         if self._context is not None:
             context, self._context = self._context, None
-            await context.__aexit__(None, None, None)
+            with contextlib.suppress(Exception):  # the server may have closed it already
+                await context.__aexit__(None, None, None)
 
     async def send_realtime_input(self, **kwargs: Any) -> None:
+        """Send on the current connection; a chunk sent while it is being replaced is dropped."""
         await self._open.wait()
-        await self.session.send_realtime_input(**kwargs)
+        with contextlib.suppress(ConnectionClosed):
+            await self.session.send_realtime_input(**kwargs)
 
     async def messages(self) -> Any:
-        """Every server message, across connections (goAway itself is handled here)."""
+        """Every server message, across connections."""
         while True:
-            went_away = False
-            async for message in self.session.receive():
-                update = message.session_resumption_update
-                if update and update.resumable and update.new_handle:
-                    self.handle = update.new_handle
-                if message.go_away is not None and self.handle:
-                    went_away = True
-                    break
-                yield message
-            if went_away:
+            try:
+                async for message in self.session.receive():
+                    update = message.session_resumption_update
+                    if update and update.resumable and update.new_handle:
+                        self.handle = update.new_handle
+                    if message.go_away is not None:
+                        self.go_away = True
+                    yield message
+            except Exception:  # the server closed the connection (after goAway, or it went away)
+                if not self.handle:
+                    raise
+                self.go_away = True
+            if self.go_away and self.handle:  # a turn just ended, or the connection did: continue elsewhere
                 await self.close()
                 await self.open()
                 self.resumptions += 1

@@ -21,7 +21,7 @@ def test_demo_resumes_after_go_away(tmp_path: Path) -> None:
     out = tmp_path / "timeline.json"
     done = subprocess.run(
         [sys.executable, "-m", "chimein.cli", "demo", "--script", str(script), "--no-proactive",
-         "--max-connection-s", "8", "--out", str(tmp_path / "demo.wav"), "--json", str(out)],
+         "--max-connection-s", "16", "--out", str(tmp_path / "demo.wav"), "--json", str(out)],
         capture_output=True, text=True, cwd=REPO, timeout=900,
         env={**os.environ, "CHIMEIN_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"},
     )
