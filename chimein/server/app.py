@@ -257,9 +257,9 @@ class LiveServer:
             if limit is not None:
                 limit.cancel()
             if session is not None:
+                self._open.pop(ws, None)  # the client has left: a drain waits for this, not for the clean-up
                 self.active_sessions -= 1
                 await session.close()
-                self._open.pop(ws, None)
                 self.metrics.session_closed(session.session_id)
 
     async def _open_session(self, ws: ServerConnection, flavour: str, key: str | None) -> LiveSession | None:
