@@ -181,9 +181,8 @@ class LiveServer:
             await asyncio.sleep(0.1)
         if self._open:
             log.info("drain: %d sessions still open after %.1f s; closing them", len(self._open), time.monotonic() - started)
-        for ws in list(self._open):
-            with contextlib.suppress(ConnectionClosed):
-                await ws.close(1001, "server shut down; resume with your session handle on another connection")
+        reason = "server shut down; resume with your session handle on another connection"
+        await asyncio.gather(*(ws.close(1001, reason) for ws in list(self._open)), return_exceptions=True)
         return time.monotonic() - started
 
     def _health(self, path: str) -> Response | None:
