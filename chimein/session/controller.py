@@ -21,24 +21,16 @@ judge, the own-voice veto, stop follow-ups), chatter (background speech).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
 
 from chimein.perception.speakers import EnrolledVoice, Match, Participants
-from chimein.policy.barge_in import (
-    RECENT_ECHO_S,
-    OverlapVerdict,
-    is_stop_follow_up,
-    judge_overlap,
-    own_voice_veto,
-)
+from chimein.policy.barge_in import OverlapVerdict, is_stop_follow_up
 from chimein.policy.chatter import background_reason
 from chimein.policy.endpointing import is_acknowledgement, pause_grace_s
 from chimein.session import events as ev
 from chimein.session.options import TurnOptions
+from chimein.session.overlap import Overlap, Senses
 
-OVERLAP_WORDS_AFTER_S = 0.6  # transcribe an overlap still going after this long
-ECHO_ONSET_S = 0.25  # skip the echo canceller's onset transient when measuring what it removed
 REFERENCE_TURNS = 8  # recent participant turns whose median level is the reference when nobody is known
 
 
@@ -48,19 +40,6 @@ class State(enum.Enum):
     DECIDING = "deciding"
     SPEAKING = "speaking"
     OVERLAP = "overlap"
-
-
-class Senses(Protocol):
-    """What perception and the playout can tell the controller, read synchronously."""
-
-    @property
-    def echo_path(self) -> bool: ...
-    @property
-    def loudspeaker(self) -> bool: ...
-    def echo_removed_db(self, start_s: float, end_s: float) -> float | None: ...
-    def follows_reference(self, start_s: float, end_s: float) -> float | None: ...
-    def spoken_text(self, reply_id: str) -> str: ...
-    def recent_text(self, reply_id: str, seconds: float) -> str: ...
 
 
 @dataclass
@@ -75,24 +54,6 @@ class Reply:
     @property
     def speaking(self) -> bool:
         return self.phase == "speaking"
-
-
-@dataclass
-class Overlap:
-    """Speech that began while the assistant was talking, being judged: interruption or back-channel?"""
-
-    id: int
-    reply: Reply
-    start_s: float
-    paused: bool = False
-    paused_at_s: float = 0.0
-    ended_audio: object | None = None
-    ended_at_s: float = 0.0
-    transcript: str | None = None
-    transcribed_while_speaking: bool = False
-    waiting_for: str | None = None  # "words" | "voice": a request is out, judge again when it answers
-    verdict: OverlapVerdict | None = None
-    judged: dict[str, object] = field(default_factory=dict)
 
 
 class TurnController:
@@ -188,7 +149,7 @@ class TurnController:
             return
         # Hold the output at once (a real interruption is then already stopped), then judge.
         self._next_overlap += 1
-        self.overlap = Overlap(id=self._next_overlap, reply=reply, start_s=event.at_s)
+        self.overlap = Overlap(id=self._next_overlap, reply_id=reply.id, start_s=event.at_s)
         out.append(ev.Hold(reply.id))
         out.append(ev.Emit("overlap_started", {"answer_id": reply.id, "at_s": event.at_s, "level_db": round(event.level_db, 1)}))
         self._judge(self.overlap, out)
@@ -376,39 +337,13 @@ class TurnController:
 
     def _judge(self, overlap: Overlap, out: list[ev.Action]) -> None:
         """Judge the overlap with what is known now; ask for its words or its voice when needed."""
-        if overlap.waiting_for is not None or self.overlap is not overlap:
+        if self.overlap is not overlap:
             return
-        duration = self.clock_s - overlap.start_s
-        still = not overlap.paused
-        needs_words = overlap.transcript is None or (overlap.transcribed_while_speaking and not still)
-        if needs_words and (not still or duration >= OVERLAP_WORDS_AFTER_S):
-            overlap.waiting_for, overlap.transcribed_while_speaking = "words", still
-            out.append(ev.TranscribeOverlap(overlap.id, overlap.ended_audio))  # type: ignore[arg-type]
-            return
-        speech_end = overlap.ended_at_s if overlap.ended_audio is not None else overlap.paused_at_s
-        speech_s = (speech_end if not still and speech_end else self.clock_s) - overlap.start_s
-        senses = self.senses
-        removed = None
-        if senses.echo_path and duration >= 0.5:
-            removed = senses.echo_removed_db(overlap.start_s + ECHO_ONSET_S, overlap.start_s + duration)
-        loudspeaker = senses.echo_path and senses.loudspeaker
-        follows = None  # with headphones nothing comes back to follow what was played
-        if loudspeaker:
-            follows = senses.follows_reference(overlap.start_s, overlap.start_s + max(0.5, min(duration, speech_s + 0.1)))
-        verdict = judge_overlap(
-            duration_s=duration, still_speaking=still, transcript=overlap.transcript,
-            assistant_text=senses.spoken_text(overlap.reply.id), speech_s=speech_s, echo_removed_db=removed,
-            recent_assistant_text=senses.recent_text(overlap.reply.id, RECENT_ECHO_S),
-            follows_reference=follows, loudspeaker=loudspeaker,
-        )
-        if verdict.action == "wait":
-            return
-        overlap.judged = {"follows_reference": None if follows is None else round(follows, 2), "loudspeaker": loudspeaker}
-        if verdict.action == "interrupt":
-            overlap.waiting_for, overlap.verdict = "voice", verdict
-            out.append(ev.CheckOverlapVoice(overlap.id, overlap.ended_audio))  # type: ignore[arg-type]
-            return
-        self._settle(overlap, verdict, out)
+        step = overlap.next_step(self.clock_s, self.senses)
+        if isinstance(step, OverlapVerdict):
+            self._settle(overlap, step, out)
+        elif step is not None:
+            out.append(step)
 
     def _on_OverlapTranscribed(self, event: ev.OverlapTranscribed, out: list[ev.Action]) -> None:
         overlap = self.overlap
@@ -422,23 +357,20 @@ class TurnController:
         overlap = self.overlap
         if overlap is None or overlap.id != event.overlap_id or overlap.verdict is None:
             return
-        verdict = overlap.verdict
+        match = None
         if event.embedding is not None and event.own_similarity is not None:
             match = self.participants.match(event.embedding)
             out.append(ev.Emit("overlap_voice", {
                 "own_similarity": round(event.own_similarity, 2), "participant_similarity": round(match.similarity, 2),
                 "participant": match.voice.name if match.voice else None}))
-            veto = own_voice_veto(event.own_similarity, match.similarity)
-            chatter = background_reason(event.level_db, match, self._reference_level_db())
-            if veto is not None:
-                verdict = veto
-            elif chatter is not None:
-                verdict = OverlapVerdict("resume", chatter)
+        verdict = overlap.vet(event, match, self._reference_level_db())
         self._settle(overlap, verdict, out)
 
     def _settle(self, overlap: Overlap, verdict: OverlapVerdict, out: list[ev.Action]) -> None:
         self.overlap = None
-        reply = overlap.reply
+        reply = self.replies.get(overlap.reply_id)
+        if reply is None:
+            return
         out.append(ev.Emit("overlap_judged", {"answer_id": reply.id, "transcript": overlap.transcript,
                                               **overlap.judged, **verdict.to_json()}))
         if verdict.action == "interrupt":
@@ -471,7 +403,7 @@ class TurnController:
         self.replies.pop(reply.id, None)
         if self.current is reply:
             self.current = None
-        if self.overlap is not None and self.overlap.reply is reply:
+        if self.overlap is not None and self.overlap.reply_id == reply.id:
             self.overlap = None
 
     def _interrupt(self, reply: Reply, reason: str, out: list[ev.Action]) -> None:

@@ -25,6 +25,7 @@ from chimein.perception.history import AudioHistory
 from chimein.perception.levels import speech_level_db
 from chimein.perception.vad import VadStream
 from chimein.session import events as ev
+from chimein.session.speech import SpeechHandle
 
 HISTORY_S = 60.0
 
@@ -83,6 +84,35 @@ class Hearing:
 
     def follows_reference(self, start_s: float, end_s: float) -> float | None:
         return self.echo.follows_reference(start_s, end_s)
+
+
+class SessionSenses:
+    """What the controller may read (controller.Senses): the echo canceller and what each reply has said."""
+
+    def __init__(self, hearing: Hearing, handle: Callable[[str], SpeechHandle | None]) -> None:
+        self._hearing, self._handle = hearing, handle
+
+    @property
+    def echo_path(self) -> bool:
+        return self._hearing.echo_path
+
+    @property
+    def loudspeaker(self) -> bool:
+        return self._hearing.loudspeaker
+
+    def echo_removed_db(self, start_s: float, end_s: float) -> float | None:
+        return self._hearing.echo_removed_db(start_s, end_s)
+
+    def follows_reference(self, start_s: float, end_s: float) -> float | None:
+        return self._hearing.follows_reference(start_s, end_s)
+
+    def spoken_text(self, reply_id: str) -> str:
+        handle = self._handle(reply_id)
+        return " ".join(handle.spoken_text) if handle else ""
+
+    def recent_text(self, reply_id: str, seconds: float) -> str:
+        handle = self._handle(reply_id)
+        return handle.playback.recent_text(seconds) if handle and handle.playback else ""
 
 
 def _convert(events: list[object], detector: ActivityDetector) -> list[ev.Event]:

@@ -13,12 +13,10 @@ Path of a spoken turn: audio -> Hearing (echo, history, VAD) -> Started/Paused/E
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -50,21 +48,20 @@ from chimein.protocol.messages import (
 from chimein.protocol.models import ModelEntry
 from chimein.session import events as ev
 from chimein.session.answering import Playout
+from chimein.session.billing import Billing
 from chimein.session.colistening import CoListener, restore
 from chimein.session.controller import TurnController
-from chimein.session.hearing import Hearing
+from chimein.session.hearing import Hearing, SessionSenses
 from chimein.session.options import DEFAULT_MAX_ANSWER_TOKENS, SessionOptions, TurnOptions
+from chimein.session.outbox import Outbox
 from chimein.session.services import Services
 from chimein.session.speech import Outcome, SpeechHandle
-from chimein.usage.ledger import UsageEvent
 from chimein.usage.tokens import UsageMeter
 
 __all__ = ["DEFAULT_MAX_ANSWER_TOKENS", "SMART_TURN_THRESHOLD", "LiveSession", "SessionOptions"]
 
 log = logging.getLogger("chimein.session")
 
-LEDGER_CHECKPOINT_S = 1.0
-OUTBOX_FLUSH_S = 5.0
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -92,16 +89,15 @@ class LiveSession:
         self.answer_instruction = answer_instruction(setup.system_instruction)
         self.hearing = Hearing(services.vad.stream(), self.activity_config)
         self._handles: dict[str, SpeechHandle] = {}
-        self.controller = TurnController(self.turn_options, _Senses(self.hearing, self._handles),
+        self.controller = TurnController(self.turn_options, SessionSenses(self.hearing, self._handles.get),
                                          enrolled=self.options.enrolled_voices)
-        self._send = send
-        self._outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        self._writer = asyncio.ensure_future(self._write())
+        self.outbox = Outbox(send, self.session_id)
+        self.billing = Billing(self.meter, services.ledger, session_id=self.session_id,
+                               api_key_id=self.options.api_key_id, model=model.name)
         self._tasks: set[asyncio.Future[Any]] = set()
         self._inbox: deque[ev.Event] = deque()
         self._feeding = False
         self._closed = False
-        self._turn_index = 0
         self._manual_audio: list[np.ndarray] | None = None  # activityStart..activityEnd in manual mode
         self._manual_clock_s = 0.0
         self._speculative: tuple[int, asyncio.Future[Any]] | None = None  # (pause id, ASR of the paused audio)
@@ -123,7 +119,7 @@ class LiveSession:
             send=self._put, emit=self._emit, on_audible=lambda h: self._feed(ev.ReplyAudible(h.id)),
             max_tokens=self.turn_options.max_answer_tokens, text_only=self.turn_options.text_only,
             output_transcription=setup.output_transcription)
-        self._spawn(self._checkpoint_listening())
+        self._spawn(self.billing.checkpoint_listening())
         prefill = getattr(self.llm, "prefill", None)
         if prefill is not None:  # pay the new instruction's prompt cost now, not on the first answer
             self._spawn(asyncio.to_thread(prefill, [ChatMessage("system", self.answer_instruction)]))
@@ -372,48 +368,19 @@ class LiveSession:
 
     async def _record_and_complete(self, reply_id: str, outcome: str, *, reason: str | None = None,
                                    extra: dict[str, Any]) -> None:
-        self._turn_index += 1
-        await self._record(outcome)  # the ledger first: it must hold at least what the client is told
+        self.billing.turn_index += 1
+        await self.billing.record(outcome)  # the ledger first: it must hold at least what the client is told
         usage = self.meter.take_turn()
         self._emit("turn_complete", answer_id=reply_id, outcome=outcome, usage=usage.to_wire(vertex=False))
         self._put(out.turn_complete(usage.to_wire(vertex=self.options.vertex), reason=reason, extra=extra))
         self.colistener.send_resumption_update()  # a handle after each turn, when the setup asked (#6)
 
-    async def _record(self, outcome: str) -> None:
-        """Commit what the ledger has not seen yet (off the event loop); no-op without a ledger."""
-        ledger = self.services.ledger
-        if ledger is None:
-            return
-        usage = self.meter.take_unrecorded()
-        if not usage.total_tokens:
-            return
-        event = UsageEvent.from_usage(
-            usage, session_id=self.session_id, turn_index=self._turn_index, api_key_id=self.options.api_key_id,
-            model=self.model.name, at=datetime.now(UTC), outcome=outcome,  # type: ignore[arg-type]
-        )
-        await asyncio.to_thread(ledger.record, event)
-
-    async def _checkpoint_listening(self) -> None:
-        """Record listening time about once a second, so a killed server loses at most that second."""
-        while True:
-            await asyncio.sleep(LEDGER_CHECKPOINT_S)
-            await self._record("listening")
-
     # ---------------------------------------------------------------- plumbing
 
     def _put(self, message: dict[str, Any]) -> None:
-        """Queue a server frame: one writer sends them in the order they were made."""
+        """Queue a server frame (sent in order by the outbox's one writer)."""
         if not self._closed:
-            self._outbox.put_nowait(message)
-
-    async def _write(self) -> None:
-        while (message := await self._outbox.get()) is not None:
-            try:
-                await self._send(message)
-            except Exception as exc:  # the connection is gone; the receive loop ends the session
-                log.info("session %s: could not send (%s: %s); dropping output", self.session_id, type(exc).__name__, exc)
-                self._closed = True
-                return
+            self.outbox.put(message)
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Future[Any]:
         task = asyncio.ensure_future(coro)
@@ -445,39 +412,8 @@ class LiveSession:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._outbox.put_nowait(None)  # what was queued before the close still goes out, then the writer ends
-        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(self._writer, OUTBOX_FLUSH_S)
+        await self.outbox.close()  # what was queued before the close still goes out
         try:
-            await self._record("listening")
+            await self.billing.record("listening")
         except Exception:  # the socket is gone; the ledger failure must still be visible
             log.exception("session %s: could not record final usage", self.session_id)
-
-
-class _Senses:
-    """What the controller may read from perception and the playout (see controller.Senses)."""
-
-    def __init__(self, hearing: Hearing, handles: dict[str, SpeechHandle]) -> None:
-        self._hearing, self._handles = hearing, handles
-
-    @property
-    def echo_path(self) -> bool:
-        return self._hearing.echo_path
-
-    @property
-    def loudspeaker(self) -> bool:
-        return self._hearing.loudspeaker
-
-    def echo_removed_db(self, start_s: float, end_s: float) -> float | None:
-        return self._hearing.echo_removed_db(start_s, end_s)
-
-    def follows_reference(self, start_s: float, end_s: float) -> float | None:
-        return self._hearing.follows_reference(start_s, end_s)
-
-    def spoken_text(self, reply_id: str) -> str:
-        handle = self._handles.get(reply_id)
-        return " ".join(handle.spoken_text) if handle else ""
-
-    def recent_text(self, reply_id: str, seconds: float) -> str:
-        handle = self._handles.get(reply_id)
-        return handle.playback.recent_text(seconds) if handle and handle.playback else ""
