@@ -18,6 +18,10 @@ log = logging.getLogger("chimein.session")
 FLUSH_S = 5.0
 
 
+class Disconnected(Exception):
+    """The send callable's way to say the client is gone (a normal end, not a failure)."""
+
+
 class Outbox:
     def __init__(self, send: Callable[[dict[str, Any]], Awaitable[None]], name: str) -> None:
         self._send = send
@@ -45,7 +49,11 @@ class Outbox:
         while (message := await self._queue.get()) is not None:
             try:
                 await self._send(message)
-            except Exception as exc:  # the connection is gone
-                log.info("session %s: output stopped (%s: %s)", self._name, type(exc).__name__, exc)
+            except Disconnected as exc:
+                log.info("session %s: the client is gone (%s); output stopped", self._name, exc)
+                self._open = False
+                return
+            except Exception:
+                log.exception("session %s: could not send a frame; output stopped", self._name)
                 self._open = False
                 return
