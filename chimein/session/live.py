@@ -213,7 +213,7 @@ class LiveSession:
         elif isinstance(action, ev.WaitGrace):
             self._work(action.reply_id, self._wait_grace(action))
         elif isinstance(action, ev.Respond):
-            self._work(action.reply_id, self._respond(action))
+            self._work(action.reply_id, self._respond(action, self._remember(action)))
         elif isinstance(action, ev.Generate):
             self._work(action.reply_id, self._generate(self._handle(action.reply_id), action.decision))
         elif isinstance(action, ev.Decline):
@@ -284,13 +284,17 @@ class LiveSession:
         await asyncio.sleep(action.seconds)  # a speaker who goes on now drops this reply and continues the turn
         self._feed(ev.GraceElapsed(action.reply_id))
 
-    async def _respond(self, action: ev.Respond) -> None:
+    def _remember(self, action: ev.Respond) -> list[Turn]:
+        """The turn joins memory now, in speaking order; returns the conversation before it (the policy's context)."""
+        context = [Turn(e.speaker, e.text) for e in self.memory.recent()]
+        if action.text and not action.already_in_memory:
+            self.memory.add_user(action.text)
+        return context
+
+    async def _respond(self, action: ev.Respond, context: list[Turn]) -> None:
         handle = self._handle(action.reply_id)
         try:
-            await self.colistener.heard_ready()
-            context = [Turn(e.speaker, e.text) for e in self.memory.recent()]
-            if action.text and not action.already_in_memory:
-                self.memory.add_user(action.text)
+            await self.colistener.heard_ready()  # recordings still being transcribed (bounded wait)
             decision = None
             if self.policy is not None and action.text:
                 decision = await asyncio.to_thread(self.policy.decide, action.text, context)
