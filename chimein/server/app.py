@@ -256,8 +256,8 @@ class LiveServer:
         finally:
             if limit is not None:
                 limit.cancel()
+            self._open.pop(ws, None)  # the client has left: a drain waits for this, not for the clean-up
             if session is not None:
-                self._open.pop(ws, None)  # the client has left: a drain waits for this, not for the clean-up
                 self.active_sessions -= 1
                 await session.close()
                 self.metrics.session_closed(session.session_id)
