@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", help="also write the machine-readable timeline here")
     demo.add_argument("--max-connection-s", type=_seconds, default=600.0, metavar="SECONDS",
                       help="end each connection after this long with a goAway, as the Live API does (default 600); "
-                      "the demo resumes on a new connection with its session handle (try 16)")
+                      "the demo resumes on a new connection with its session handle (try 30)")
 
     sub.add_parser("models", help="list the model names clients may ask for")
     sub.add_parser("usage", help="tokens, sessions and cost from the usage ledger", add_help=False)
