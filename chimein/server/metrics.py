@@ -9,6 +9,7 @@ Nothing reaches into a session, and no label carries session contents: labels ar
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +29,8 @@ from prometheus_client import (
 disable_created_metrics()  # no *_created series: start times are process_start_time_seconds
 
 __all__ = ["CONTENT_TYPE", "InFlightModel", "ServerMetrics"]
+
+log = logging.getLogger("chimein.server")
 
 LATENCY_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0)
 OUTCOMES = ("answered", "declined", "interrupted")
@@ -73,7 +76,14 @@ class ServerMetrics:
         return generate_latest(self.registry)
 
     def observe(self, event: dict[str, Any]) -> None:
-        """One session event (called on the event loop, from the session's observer)."""
+        """One session event (called on the event loop, from the session's observer). Never raises:
+        a malformed event costs a metric, not the session."""
+        try:
+            self._observe(event)
+        except (TypeError, ValueError, AttributeError):
+            log.debug("metrics: cannot use event %r", event.get("type"))
+
+    def _observe(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         sid = str(event.get("session_id", ""))
         if kind == "speech_ended":
@@ -101,9 +111,15 @@ class ServerMetrics:
         self.input_audio.labels("microphone").inc(seconds)
 
     def count_output(self, message: dict[str, Any]) -> None:
-        """Answer audio in an outgoing server message, in seconds (24 kHz 16-bit mono)."""
+        """Answer audio in an outgoing server message, in seconds (24 kHz 16-bit mono). Never raises."""
+        try:
+            self._count_output(message)
+        except (TypeError, ValueError, AttributeError):
+            log.debug("metrics: cannot read an outgoing message")
+
+    def _count_output(self, message: dict[str, Any]) -> None:
         content = message.get("serverContent")
-        if not content:
+        if not isinstance(content, dict):
             return
         turn = content.get("modelTurn")
         if not turn:
