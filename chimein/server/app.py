@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import http
 import json
 import logging
@@ -185,6 +186,8 @@ class LiveServer:
             raise ProtocolError(CLOSE_POLICY, "the first frame must be {\"setup\": {...}}; got " + (", ".join(sorted(message)[:3]) or "{}"))
         setup = parse_setup(body)
         model = resolve_model(setup.model)
+        if model.always_proactive and not setup.proactive_audio:
+            setup = dataclasses.replace(setup, proactive_audio=True)  # that model's documented behaviour
         async def send(message: dict[str, Any]) -> None:
             await ws.send(json.dumps(message, separators=(",", ":")))
 

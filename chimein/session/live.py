@@ -16,6 +16,7 @@ interrupts it when ``activityHandling`` allows.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import threading
@@ -28,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from chimein.generation.llm import ChatMessage, LanguageModel, LanguageModelError
+from chimein.generation.llm import ChatMessage, LanguageModel, LanguageModelError, ToolCall
 from chimein.generation.text import ClauseSplitter
 from chimein.generation.tts import OUTPUT_RATE, SpokenAudio, resolve_voice
 from chimein.memory.conversation import Conversation
@@ -73,6 +74,13 @@ from chimein.protocol.messages import (
 )
 from chimein.protocol.models import ModelEntry
 from chimein.session.colistening import CoListeningMixin
+from chimein.session.function_calls import (
+    MAX_ROUNDS,
+    FunctionCalls,
+    announcement,
+    continuation,
+    speaker_label,
+)
 from chimein.session.pacing import CHUNK_SAMPLES, PlaybackTracker
 from chimein.session.resumption import ResumptionStore
 from chimein.session.services import Services
@@ -210,6 +218,11 @@ class LiveSession(CoListeningMixin):
         self.memory = Conversation()
         self.policy = ProactivityPolicy(setup.system_instruction, embedder=services.embedder) if setup.proactive_audio else None
         self.llm: LanguageModel = services.llm
+        self.functions = FunctionCalls.for_session(setup.tools, self.llm)  # None without declared functions
+        self._history_open = setup.initial_history_in_client_content  # clientContent seeds history until turnComplete
+        # Whisper for the turns: biased to the client's vocabulary, with word times when asked for.
+        self._transcribe = functools.partial(services.asr.transcribe, prompt=setup.transcription.asr_prompt(),
+                                             word_timestamps=setup.transcription.word_timestamp)
         self.answer_instruction = answer_instruction(setup.system_instruction)
         self._detector_lock = asyncio.Lock()
         self._pause_seq = 0
@@ -267,7 +280,7 @@ class LiveSession(CoListeningMixin):
         elif isinstance(event, ClientContent):
             await self._on_client_content(event)
         elif isinstance(event, ToolResponse):
-            self._emit("tool_response_ignored", count=len(event.function_responses))
+            self._on_tool_response(event)
 
     def _require_manual(self, what: str) -> None:
         if not self.activity_config.disabled:
@@ -298,6 +311,9 @@ class LiveSession(CoListeningMixin):
         for event in events:
             if isinstance(event, SpeechStarted):
                 self._emit("speech_started", at_s=event.at_s)
+                if self.setup.explicit_vad_signal:
+                    await self._send(out.voice_activity("ACTIVITY_START", event.at_s))
+                    await self._send(out.voice_activity_detection_signal("VAD_SIGNAL_TYPE_SOS"))
                 self._utterance_start_s = event.at_s
                 self._eot_probability = None
                 self._ignore_utterance = None
@@ -314,6 +330,9 @@ class LiveSession(CoListeningMixin):
                     self._overlap.paused = False
             elif isinstance(event, SpeechEnded):
                 self._emit("speech_ended", at_s=event.at_s)
+                if self.setup.explicit_vad_signal:
+                    await self._send(out.voice_activity("ACTIVITY_END", event.at_s))
+                    await self._send(out.voice_activity_detection_signal("VAD_SIGNAL_TYPE_EOS"))
                 if self._overlap is not None:
                     self._overlap.paused = True
                     self._overlap.ended_audio, self._overlap.ended_at_s = event.audio, event.at_s
@@ -327,7 +346,7 @@ class LiveSession(CoListeningMixin):
     async def _check_end_of_turn(self, paused: SpeechPaused, seq: int) -> None:
         if self._overlap is None:
             # Speculative: transcribe the paused audio now; reused if the turn ends in this pause.
-            self._speculative = (seq, asyncio.ensure_future(asyncio.to_thread(self.services.asr.transcribe, paused.audio)))
+            self._speculative = (seq, asyncio.ensure_future(asyncio.to_thread(self._transcribe, paused.audio)))
         probability = await asyncio.to_thread(self.services.smart_turn.completion_probability, paused.audio)
         self._eot_probability = probability
         self._emit("end_of_turn_scored", at_s=paused.at_s, probability=round(probability, 3))
@@ -494,6 +513,9 @@ class LiveSession(CoListeningMixin):
         answer.task = self._spawn(self._run_text_turn(answer, text))
 
     async def _on_client_content(self, content: ClientContent) -> None:
+        seeding = self._history_open  # historyConfig.initialHistoryInClientContent: no answer until it ends
+        if seeding and content.turn_complete:
+            self._history_open = False
         last_user_text = None
         for turn in content.turns:
             text = " ".join(t for t in turn.texts if t.strip())
@@ -506,7 +528,7 @@ class LiveSession(CoListeningMixin):
                     last_user_text = text
             for blob in turn.files:
                 await self._co_listen_file(blob)
-        if content.turn_complete:
+        if content.turn_complete and not seeding:
             if self._answer is not None and not self._answer.finished:
                 self._interrupt(self._answer, reason="new client content")
             answer = Answer(id=uuid.uuid4().hex[:12], user_audio=None)
@@ -523,7 +545,7 @@ class LiveSession(CoListeningMixin):
         if speculative is not None and speculative[0] == self._pause_seq and not answer.carried:
             transcription = await speculative[1]  # the audio since that pause is silence: same words
         else:
-            transcription = await asyncio.to_thread(self.services.asr.transcribe, answer.user_audio)
+            transcription = await asyncio.to_thread(self._transcribe, answer.user_audio)
         embedding = await voice_print
         text = transcription.text.strip()
         level = speech_level_db(answer.user_audio)
@@ -542,6 +564,7 @@ class LiveSession(CoListeningMixin):
             self._answer = None
             return
         self._participant_levels.append(level)
+        voice = None
         if embedding is not None:
             known = len(self.participants.voices)
             voice = self.participants.learn(embedding, level)
@@ -559,12 +582,25 @@ class LiveSession(CoListeningMixin):
         if self.setup.input_transcription:
             # Clients append inputTranscription text: a turn after the first starts with a space,
             # so "Oh yes, me too." and "My favorite..." do not run together.
-            await self._send(out.input_transcription(text if not self._transcribed_before else " " + text))
+            options = self.setup.transcription
+            await self._send(out.input_transcription(
+                text if not self._transcribed_before else " " + text,
+                speaker=speaker_label(voice.name, voice.enrolled) if options.diarization and voice is not None else None,
+                start_s=answer.start_s, end_s=ended_at_s, language=transcription.language,
+                words=[(w.text, answer.start_s + w.start_s, answer.start_s + w.end_s) for w in transcription.words]
+                if options.word_timestamp else None,
+            ))
             self._transcribed_before = True
         grace = self._pause_grace(text, eot_probability)
         if grace:
             self._emit("pause_grace", answer_id=answer.id, seconds=grace, end_of_turn=eot_probability)
             await asyncio.sleep(grace)  # a speaker who goes on now drops this answer and continues the turn
+        if DANGLING_REQUEST.match(text.strip(" .,!?;:…").lower()):
+            # Only the start of a request ("Can you tell me..."): wait for the rest, joined to this turn.
+            self._carry_start_s = answer.start_s
+            await self._finish_turn(answer, reason="NEED_MORE_INPUT", outcome="listening", extra={"answer_id": answer.id},
+                                    waiting_for_input=True)
+            return
         await self._respond(answer, text)
 
     @staticmethod
@@ -619,43 +655,33 @@ class LiveSession(CoListeningMixin):
         await self._finish_turn(answer, reason="RESPONSE_REJECTED", outcome="declined",
                                 extra={"decision": decision.to_json()})
 
-    async def _speak(self, answer: Answer, decision: Decision | None) -> None:
+    async def _speak(self, answer: Answer, decision: Decision | None, extra: tuple[ChatMessage, ...] = ()) -> None:
         if decision is not None:
             self._emit("decision", answer_id=answer.id, **decision.to_json())
             log.info("session %s: %s", self.session_id, decision.reason)
         plan = await self._answer_plan(answer)
         max_tokens = self.setup.max_output_tokens or DEFAULT_MAX_ANSWER_TOKENS
-        loop = asyncio.get_running_loop()
-        deltas: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
-
-        def produce() -> None:
-            try:
-                for delta in plan.stream_reply(self.llm, max_tokens=max_tokens, cancel=answer.cancel):
-                    loop.call_soon_threadsafe(deltas.put_nowait, delta)
-            except BaseException as exc:  # handed to the loop, re-raised there
-                loop.call_soon_threadsafe(deltas.put_nowait, exc)
-            finally:
-                loop.call_soon_threadsafe(deltas.put_nowait, None)
-
-        producer = loop.run_in_executor(None, produce)
         text_only = self.setup.response_modalities == ("TEXT",)
         clips: asyncio.Queue[SpokenAudio | None] = asyncio.Queue()
         speaker = None if text_only else asyncio.create_task(self._play(answer, clips))
-        splitter = ClauseSplitter(max_sentences=2)
         synth = self.services.synthesizer(self.voice_id)
+        messages = [*plan.messages, *extra, *self._function_notes()]
         try:
-            while True:
-                item = await deltas.get()
-                if item is None:
+            for round_index in range(MAX_ROUNDS + 1):
+                tools = self.functions is not None and plan.fixed_reply is None and round_index < MAX_ROUNDS
+                calls = await self._speak_round(answer, plan, messages, max_tokens, synth, clips, text_only, tools)
+                sent = self.functions.open(answer.id, calls) if self.functions is not None and calls else []
+                if not sent:
                     break
-                if isinstance(item, BaseException):
-                    raise item
-                for clause in splitter.feed(item):
-                    await self._emit_clause(answer, clause, synth, clips, text_only)
-                if splitter.done:
-                    answer.cancel.set()
-            for clause in splitter.flush():
-                await self._emit_clause(answer, clause, synth, clips, text_only)
+                await self._send(out.tool_call([(c.id, c.name, c.args) for c in sent]))
+                self._emit("tool_call", answer_id=answer.id, calls=[{"id": c.id, "name": c.name, "args": c.args} for c in sent])
+                assert self.functions is not None
+                blocking = [c for c in sent if self.functions.is_blocking(c.name)]
+                if not blocking:
+                    break  # NON_BLOCKING: the turn goes on; results are scheduled when they come
+                results = await self.functions.results(blocking)
+                self._emit("tool_results", answer_id=answer.id, ids=[r.id for r in results])
+                messages += continuation(blocking, results, " ".join(answer.spoken_text))
             await clips.put(None)
             if speaker is not None:
                 await speaker
@@ -663,13 +689,95 @@ class LiveSession(CoListeningMixin):
             answer.cancel.set()
             if speaker is not None and not speaker.done():
                 speaker.cancel()
-            await asyncio.shield(producer)
         spoken = " ".join(answer.spoken_text)
         self.memory.add_assistant(spoken)
         await self._send(out.generation_complete())
-        extra = {"decision": decision.to_json()} if decision is not None else {}
-        extra["answer_id"] = answer.id
-        await self._finish_turn(answer, reason=None, outcome="answered", extra=extra)
+        extra_json = {"decision": decision.to_json()} if decision is not None else {}
+        extra_json["answer_id"] = answer.id
+        await self._finish_turn(answer, reason=None, outcome="answered", extra=extra_json)
+
+    async def _speak_round(self, answer: Answer, plan: Any, messages: list[ChatMessage], max_tokens: int, synth: Any,
+                           clips: asyncio.Queue[SpokenAudio | None], text_only: bool, tools: bool) -> list[ToolCall]:
+        """One LLM call: its clauses go to TTS (or text) as they come; returns the functions it called."""
+        loop = asyncio.get_running_loop()
+        deltas: asyncio.Queue[str | ToolCall | BaseException | None] = asyncio.Queue()
+        stop = threading.Event()  # this round's LLM call; answer.cancel stops the whole answer
+        functions = self.functions
+
+        def produce() -> None:
+            try:
+                if tools and functions is not None:
+                    items = self.llm.stream_turn(messages, tools=functions.openai_tools(),  # type: ignore[attr-defined]
+                                                 max_tokens=max_tokens, cancel=stop)
+                elif plan.fixed_reply is not None:
+                    items = plan.stream_reply(self.llm, max_tokens=max_tokens, cancel=stop)
+                else:
+                    items = self.llm.stream_reply(messages, max_tokens=max_tokens, cancel=stop)
+                for item in items:
+                    if answer.cancel.is_set():
+                        break
+                    loop.call_soon_threadsafe(deltas.put_nowait, item)
+            except BaseException as exc:  # handed to the loop, re-raised there
+                loop.call_soon_threadsafe(deltas.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(deltas.put_nowait, None)
+
+        producer = loop.run_in_executor(None, produce)
+        splitter = ClauseSplitter(max_sentences=2)
+        calls: list[ToolCall] = []
+        try:
+            while True:
+                item = await deltas.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item, ToolCall):
+                    calls.append(item)
+                    continue
+                if splitter.done:
+                    continue
+                for clause in splitter.feed(item):
+                    await self._emit_clause(answer, clause, synth, clips, text_only)
+                if splitter.done and not tools:
+                    stop.set()
+            for clause in splitter.flush():
+                await self._emit_clause(answer, clause, synth, clips, text_only)
+        finally:
+            stop.set()
+            await asyncio.shield(producer)
+        return calls
+
+    def _function_notes(self) -> tuple[ChatMessage, ...]:
+        """Results of earlier NON_BLOCKING calls, as context for this answer."""
+        if self.functions is None or not self.functions.remembered:
+            return ()
+        notes = "; ".join(f"{r.name} returned {r.content()}" for r in self.functions.remembered)
+        return (ChatMessage("system", f"Earlier function results: {notes}."),)
+
+    def _on_tool_response(self, event: ToolResponse) -> None:
+        """Results from the client: blocking ones resume their answer; NON_BLOCKING ones are scheduled."""
+        if self.functions is None:
+            raise ProtocolError(CLOSE_INVALID_DATA, "toolResponse without tools: no function was declared at setup")
+        for result, _call in self.functions.resolve(event.function_responses):
+            scheduling = result.scheduling or "WHEN_IDLE"  # the documented default
+            self.functions.remember(result)
+            self._emit("tool_result_scheduled", id=result.id, name=result.name, scheduling=scheduling)
+            if scheduling == "SILENT":
+                continue
+            if scheduling == "INTERRUPT" and self._answer is not None and not self._answer.finished:
+                self._interrupt(self._answer, reason="a function result with scheduling INTERRUPT")
+            self._spawn(self._announce(result))
+
+    async def _announce(self, result: Any) -> None:
+        """Speak a NON_BLOCKING result once no other answer is under way (WHEN_IDLE / INTERRUPT)."""
+        while self._answer is not None and not self._answer.finished:
+            await asyncio.sleep(0.05)
+        answer = Answer(id=uuid.uuid4().hex[:12], user_audio=None)
+        self._answer = answer
+        answer.task = asyncio.current_task()  # type: ignore[assignment]
+        async with self._speech_lock:
+            await self._speak(answer, None, extra=(announcement(result),))
 
     async def _emit_clause(self, answer: Answer, clause: str, synth: Any, clips: asyncio.Queue[SpokenAudio | None],
                            text_only: bool) -> None:
@@ -731,13 +839,17 @@ class LiveSession(CoListeningMixin):
         if self._answer is answer:
             self._answer = None
         self._emit("interrupted", answer_id=answer.id, reason=reason, heard=heard, played_s=round(played, 3))
-        self._spawn(self._send_interrupted(answer))
+        cancelled = self.functions.cancel(answer.id) if self.functions is not None else []
+        self._spawn(self._send_interrupted(answer, cancelled))
 
-    async def _send_interrupted(self, answer: Answer) -> None:
+    async def _send_interrupted(self, answer: Answer, cancelled: list[str]) -> None:
+        if cancelled:
+            await self._send(out.tool_call_cancellation(cancelled))
         await self._send(out.interrupted())
         await self._record_and_complete(answer, reason=None, outcome="interrupted", extra={"answer_id": answer.id})
 
-    async def _finish_turn(self, answer: Answer, *, reason: str | None, outcome: str, extra: dict[str, Any]) -> None:
+    async def _finish_turn(self, answer: Answer, *, reason: str | None, outcome: str, extra: dict[str, Any],
+                           waiting_for_input: bool = False) -> None:
         if answer.finished:
             return
         answer.finished = True
@@ -745,14 +857,17 @@ class LiveSession(CoListeningMixin):
             self._answer = None
         if answer.playback is not None and answer.playback.sent_samples:
             self._answer_heard_until_s = self.detector.clock_s + answer.playback.play_delay_s()
-        await self._record_and_complete(answer, reason=reason, outcome=outcome, extra=extra)
+        await self._record_and_complete(answer, reason=reason, outcome=outcome, extra=extra,
+                                        waiting_for_input=waiting_for_input)
 
-    async def _record_and_complete(self, answer: Answer, *, reason: str | None, outcome: str, extra: dict[str, Any]) -> None:
+    async def _record_and_complete(self, answer: Answer, *, reason: str | None, outcome: str, extra: dict[str, Any],
+                                   waiting_for_input: bool = False) -> None:
         self._turn_index += 1
         await self._record(outcome)  # the ledger first: it must hold at least what the client is told
         usage = self.meter.take_turn()
         self._emit("turn_complete", answer_id=answer.id, outcome=outcome, usage=usage.to_wire(vertex=False))
-        await self._send(out.turn_complete(usage.to_wire(vertex=self.options.vertex), reason=reason, extra=extra))
+        await self._send(out.turn_complete(usage.to_wire(vertex=self.options.vertex), reason=reason, extra=extra,
+                                           waiting_for_input=waiting_for_input, interaction_status="IDLE"))
         await self._send_resumption_update()  # a handle after each turn, when the setup asked (#6)
 
     async def _record(self, outcome: str) -> None:
