@@ -37,6 +37,7 @@ __all__ = [
     "EmbeddedLlama",
     "LanguageModel",
     "LanguageModelError",
+    "MalformedToolCall",
     "OpenAICompatibleLLM",
     "SPOKEN_EXAMPLES",
     "SPOKEN_SYSTEM_PROMPT",
@@ -90,6 +91,10 @@ class LanguageModel(Protocol):
 
 class LanguageModelError(Exception):
     """The language model could not produce a reply; the message says what a person can do about it."""
+
+
+class MalformedToolCall(LanguageModelError):
+    """The model called a function with arguments that are not a JSON object (MALFORMED_FUNCTION_CALL)."""
 
 
 # Chosen by comparing 7 prompt designs on 10 spoken questions (greedy decoding): a short
@@ -481,6 +486,7 @@ class OpenAICompatibleLLM:
         tools: Sequence[dict[str, Any]] = (),
         max_tokens: int = 80,
         cancel: threading.Event | None = None,
+        temperature: float | None = None,
     ) -> Iterator[str | ToolCall]:
         """Text deltas (cleaned for speech) and, when ``tools`` are given, the calls the model makes.
 
@@ -490,8 +496,8 @@ class OpenAICompatibleLLM:
         """
         model = self._resolve_model()
         body: dict[str, Any] = {"model": model, "messages": self._chat(messages), "max_tokens": max_tokens}
-        if self.temperature is not None:
-            body["temperature"] = self.temperature
+        if temperature is not None or self.temperature is not None:
+            body["temperature"] = temperature if temperature is not None else self.temperature
         if tools:
             body["tools"] = list(tools)
             body["tool_choice"] = "auto"
@@ -504,7 +510,10 @@ class OpenAICompatibleLLM:
                 yield from self._streamed_turn(body, cancel, tools=bool(tools))
             except _StreamRefused:
                 self._stream_tools = False
-                yield from self._whole_turn(body)
+                try:
+                    yield from self._whole_turn(body)
+                except httpx.TransportError:  # the pooled connection the failed stream left behind
+                    yield from self._whole_turn(body)
         except httpx.ConnectError as e:
             raise self._connect_error(e) from e
         except httpx.TimeoutException as e:
@@ -519,7 +528,6 @@ class OpenAICompatibleLLM:
         for m in messages:
             item: dict[str, Any] = {"role": m.role, "content": m.content}
             if m.tool_calls:
-                item["content"] = m.content or None
                 item["tool_calls"] = [
                     {"id": c.id, "type": "function",
                      "function": {"name": c.name, "arguments": json.dumps(c.args, separators=(",", ":"))}}
@@ -531,6 +539,18 @@ class OpenAICompatibleLLM:
         return chat
 
     def _streamed_turn(self, body: dict[str, Any], cancel: threading.Event | None, *, tools: bool) -> Iterator[str | ToolCall]:
+        started = False
+        try:
+            for item in self._stream_events(body, cancel, tools=tools):
+                started = True
+                yield item
+        except httpx.TransportError as e:
+            # llama-cpp-python fails a streamed tool call after the headers: the connection drops.
+            if tools and not started:
+                raise _StreamRefused(str(e)) from e
+            raise
+
+    def _stream_events(self, body: dict[str, Any], cancel: threading.Event | None, *, tools: bool) -> Iterator[str | ToolCall]:
         shaper = SpokenStream(self.max_sentences)
         calls: dict[int, dict[str, str]] = {}
         with self._client.stream("POST", self.endpoint, json={**body, "stream": True}) as response:
@@ -539,12 +559,14 @@ class OpenAICompatibleLLM:
                     response.read()
                     raise _StreamRefused(response.text[:200])
                 raise self._http_error(response)
+            events = 0
             for line in response.iter_lines():
                 if cancel is not None and cancel.is_set():
                     return
                 event = self._parse_event(line)
                 if event is None:
                     break
+                events += 1 if event else 0
                 delta = ((event.get("choices") or [{}])[0].get("delta") or {}) if event else {}
                 for piece in delta.get("tool_calls") or ():
                     call = calls.setdefault(int(piece.get("index", len(calls))), {"name": "", "arguments": ""})
@@ -558,6 +580,8 @@ class OpenAICompatibleLLM:
                         yield out
                     if shaper.done and not tools:
                         return
+            if tools and not events:
+                raise _StreamRefused("the stream ended without an event")  # llama-cpp-python's failed tool stream
         rest = shaper.flush()
         if rest:
             yield rest
@@ -585,11 +609,11 @@ class OpenAICompatibleLLM:
             if not call["name"]:
                 continue
             try:
-                args = json.loads(call["arguments"]) if call["arguments"].strip() else {}
+                args = json.loads(call["arguments"], strict=False) if call["arguments"].strip() else {}
             except ValueError as e:
-                raise self._fail(f"called {call['name']} with arguments that are not JSON", e) from e
+                raise MalformedToolCall(f"the model called {call['name']} with arguments that are not JSON ({e})") from e
             if not isinstance(args, dict):
-                raise self._fail(f"called {call['name']} with arguments that are not an object", call["arguments"])
+                raise MalformedToolCall(f"the model called {call['name']} with arguments that are not a JSON object")
             yield ToolCall(id=f"call-{uuid.uuid4().hex[:16]}", name=call["name"], args=args)
 
     def _parse_event(self, line: str) -> dict[str, Any] | None:

@@ -73,8 +73,8 @@ SETUP: dict[str, Field] = {
     # ---- GenerationConfig ---------------------------------------------------------------------------
     "GenerationConfig.response_modalities": Field(L, "exactly one of AUDIO or TEXT", ok=lambda v: isinstance(v, list) and len(v) == 1),
     "GenerationConfig.max_output_tokens": Field(S, "caps each answer (default 80 tokens)"),
-    "GenerationConfig.temperature": Field(IGN, "sampling knob: the embedded model decodes greedily; a remote backend samples as "
-                                              "chimein was started"),
+    "GenerationConfig.temperature": Field(S, "sent with each request to an OpenAI-compatible backend (--llm-url); the "
+                                            "embedded model always decodes greedily"),
     "GenerationConfig.speech_config": Field(S, "see SpeechConfig", child="SpeechConfig"),
     "GenerationConfig.thinking_config": Field(L, "see ThinkingConfig", child="ThinkingConfig"),
     "GenerationConfig.enable_affective_dialog": Field(R, "chimein hears words, not emotion; it cannot adapt to the voice's tone"),

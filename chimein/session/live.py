@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from chimein.generation.llm import ChatMessage, LanguageModel, LanguageModelError, ToolCall
+from chimein.generation.llm import ChatMessage, LanguageModel, LanguageModelError, MalformedToolCall, ToolCall
 from chimein.generation.text import ClauseSplitter
 from chimein.generation.tts import OUTPUT_RATE, SpokenAudio, resolve_voice
 from chimein.memory.conversation import Conversation
@@ -643,7 +643,8 @@ class LiveSession(CoListeningMixin):
         except LanguageModelError as exc:
             log.warning("session %s: language model failed: %s", self.session_id, exc)
             self._emit("error", stage="llm", message=str(exc))
-            await self._finish_turn(answer, reason=None, outcome="answered", extra={"error": str(exc)})
+            reason = "MALFORMED_FUNCTION_CALL" if isinstance(exc, MalformedToolCall) else None
+            await self._finish_turn(answer, reason=reason, outcome="answered", extra={"error": str(exc)})
 
     async def _decline(self, answer: Answer, decision: Decision) -> None:
         for entry in reversed(self.memory.entries):  # people talking among themselves: not context for answers
@@ -708,7 +709,10 @@ class LiveSession(CoListeningMixin):
             try:
                 if tools and functions is not None:
                     items = self.llm.stream_turn(messages, tools=functions.openai_tools(),  # type: ignore[attr-defined]
-                                                 max_tokens=max_tokens, cancel=stop)
+                                                 max_tokens=max_tokens, cancel=stop, temperature=self.setup.temperature)
+                elif plan.fixed_reply is None and self.setup.temperature is not None and hasattr(self.llm, "stream_turn"):
+                    items = self.llm.stream_turn(messages, max_tokens=max_tokens, cancel=stop,  # type: ignore[attr-defined]
+                                                 temperature=self.setup.temperature)
                 elif plan.fixed_reply is not None:
                     items = plan.stream_reply(self.llm, max_tokens=max_tokens, cancel=stop)
                 else:
