@@ -141,7 +141,8 @@ SETUP: dict[str, Field] = {
     "AutomaticActivityDetection.silence_duration_ms": Field(S, "silence that ends a turn when Smart Turn has not"),
     # ---- session ------------------------------------------------------------------------------------------
     "SessionResumptionConfig.handle": Field(S, "resume a session of this server process"),
-    "SessionResumptionConfig.transparent": Field(L, "lastConsumedClientMessageIndex is always sent", ok=lambda v: v is True),
+    "SessionResumptionConfig.transparent": Field(R, "transparent resumption is not supported: a resumed session keeps the "
+                                                    "conversation, and no lastConsumedClientMessageIndex is sent"),
     "ContextWindowCompressionConfig.trigger_tokens": Field(S, "compress when the remembered turns pass this size"),
     "ContextWindowCompressionConfig.sliding_window": Field(S, "drop the oldest turns down to targetTokens", child="SlidingWindow"),
     "SlidingWindow.target_tokens": Field(S, "size kept after compression"),
@@ -223,7 +224,8 @@ SERVER_MESSAGES: dict[str, Field] = {
     "LiveServerContent.input_transcription": Field(SENT, "one per turn; speakerLabel, offsets and words when asked"),
     "LiveServerContent.output_transcription": Field(SENT, "one per spoken clause"),
     "LiveServerContent.turn_complete_reason": Field(SENT, "RESPONSE_REJECTED (proactive audio declined), "
-                                                          "NEED_MORE_INPUT (an unfinished request)"),
+                                                          "NEED_MORE_INPUT (an unfinished request), "
+                                                          "MALFORMED_FUNCTION_CALL (arguments that are not a JSON object)"),
     "LiveServerContent.waiting_for_input": Field(SENT, "true with NEED_MORE_INPUT"),
     "LiveServerContent.interaction_status": Field(SENT, "IDLE with each turnComplete"),
     "LiveServerContent.interim_input_transcription": Field(NOT, "Whisper is not streaming; re-decoding the growing turn "
@@ -264,7 +266,7 @@ SERVER_MESSAGES: dict[str, Field] = {
     "LiveServerGoAway.time_left": Field(SENT, ""),
     "LiveServerSessionResumptionUpdate.new_handle": Field(SENT, ""),
     "LiveServerSessionResumptionUpdate.resumable": Field(SENT, ""),
-    "LiveServerSessionResumptionUpdate.last_consumed_client_message_index": Field(SENT, ""),
+    "LiveServerSessionResumptionUpdate.last_consumed_client_message_index": Field(NOT, "no transparent resumption"),
     "VoiceActivity.voice_activity_type": Field(SENT, "wire key `type`"),
     "VoiceActivity.audio_offset": Field(SENT, "from the start of the input audio"),
     "VoiceActivityDetectionSignal.vad_signal_type": Field(SENT, ""),
@@ -362,7 +364,55 @@ def render_markdown() -> str:
         lines += ["", f"## {title}", "", "| field | status | what chimein does |", "| --- | --- | --- |"]
         for key, row in table.items():
             lines.append(f"| `{key}` | {row.status} | {row.note.replace('|', '/')} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + NOTES
+
+
+NOTES = """
+## Notes
+
+### Function calling
+- The declared functions go to the answer engine as OpenAI `tools` with `tool_choice: "auto"`.
+  When it calls some, the client gets one `toolCall` (ids are chimein's, `call-...`); text the
+  model said before the call is spoken first. BLOCKING calls hold the answer until every result is
+  back, then the model is asked again, without tools, with the calls, the `tool` results and a
+  closing user-role note that restates the results in words: llama-cpp-python's
+  chatml-function-calling template drops `tool` messages, and SmolLM2-135M used the result only
+  with that note. One round of calls per answer.
+- `toolCallCancellation` lists the open BLOCKING calls of an answer that the user interrupted
+  (speech over it, a new text or clientContent turn, an INTERRUPT result), sent before `interrupted`.
+- NON_BLOCKING calls end their turn at once. Their results are remembered (the last five) as
+  context for later answers; SILENT stops there, WHEN_IDLE (the default) answers once no other
+  answer is under way, INTERRUPT stops the current answer and answers now. `willContinue: true`
+  keeps the call open for more results.
+- A result for a call already answered or cancelled is dropped (a client may race the
+  cancellation); one for an id chimein never sent closes the session with 1007.
+- Servers that cannot stream a tool call (llama-cpp-python fails the stream) are asked again
+  without streaming, and tool turns are not streamed from then on.
+- The embedded SmolLM2-135M is refused (1007, naming `--llm-url`): through the same grammar
+  (llama.cpp's chatml-function-calling, temperature 0), `python scripts/tool_choice.py` measured
+  TOOL_CHOICE_FIGURE: a small model picks a function for turns that only talk, so it would act on
+  side talk.
+
+### Voice activity, transcripts and turns
+- Offsets (`audioOffset`, `startOffset`, `endOffset`, word offsets) are seconds of input audio
+  since the session started, as a protobuf Duration (`"3.250s"`).
+- `speakerLabel` comes from the voice print of the turn: an enrolled name (`chimein voices add`)
+  or `spk_N` for a voice learned in the session.
+- `customVocabulary` becomes Whisper's initial prompt ("Gruyère, risotto."), which biases
+  recognition towards those words.
+- A turn that is only the start of a request ("Can you tell me...") gets `turnComplete` with
+  `turnCompleteReason: NEED_MORE_INPUT` and `waitingForInput: true` after a 1.5 s grace; the next
+  speech joins it into one request.
+- `historyConfig.initialHistoryInClientContent`: `clientContent` turns (user and model) join the
+  conversation without an answer until one arrives with `turnComplete: true`, which ends the
+  history and is not answered either.
+
+### Model names
+`chimein models` lists them: the seed's names, today's native-audio names
+(`gemini-2.5-flash-native-audio-preview-12-2025`, `gemini-live-2.5-flash-native-audio`,
+`gemini-3.1-flash-live-preview`, on which proactive audio is always on) and the discontinued
+`gemini-live-2.5-flash-preview-native-audio`, refused with 1008 and its replacement.
+"""
 
 
 if __name__ == "__main__":

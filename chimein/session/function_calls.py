@@ -44,6 +44,7 @@ class FunctionCalls:
 
     specs: tuple[FunctionSpec, ...]
     _open: dict[str, OpenCall] = field(default_factory=dict)
+    _closed: set[str] = field(default_factory=set)  # answered or cancelled: a late result is dropped
     remembered: list[FunctionResult] = field(default_factory=list)
     """Results of non-blocking calls, kept as context for later answers (newest last)."""
 
@@ -91,22 +92,25 @@ class FunctionCalls:
     def resolve(self, results: Sequence[FunctionResult]) -> list[tuple[FunctionResult, OpenCall]]:
         """Match results to open calls; returns the non-blocking ones for the session to schedule.
 
-        A result for no open call is refused (1007): the client answered a call it was never given,
-        or one already cancelled or answered.
+        A result for a call already answered or cancelled is dropped (the client may race the
+        cancellation); one for a call never made is refused (1007).
         """
         later = []
         for result in results:
             call_id = result.id or self._only_open_named(result.name)
+            if call_id in self._closed:
+                continue
             entry = self._open.get(call_id)
             if entry is None:
                 raise ProtocolError(
                     CLOSE_INVALID_DATA,
-                    f"toolResponse for {result.id or result.name!r}: no open call with that id (answered or cancelled?)",
+                    f"toolResponse for {result.id or result.name!r}: no function call with that id was made",
                 )
             if not result.id:
                 result = FunctionResult(call_id, result.name, result.response, result.scheduling, result.will_continue)
             if not (result.will_continue and not entry.blocking):
                 del self._open[call_id]
+                self._closed.add(call_id)
             if entry.result is not None:
                 if not entry.result.done():
                     entry.result.set_result(result)
@@ -123,6 +127,7 @@ class FunctionCalls:
         ids = [i for i, e in self._open.items() if e.answer_id == answer_id and e.blocking]
         for call_id in ids:
             entry = self._open.pop(call_id)
+            self._closed.add(call_id)
             if entry.result is not None and not entry.result.done():
                 entry.result.cancel()
         return ids

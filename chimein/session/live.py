@@ -623,7 +623,8 @@ class LiveSession(CoListeningMixin):
     async def _run_text_turn(self, answer: Answer, text: str) -> None:
         await self._respond(answer, text)
 
-    async def _respond(self, answer: Answer, text: str | None, *, already_in_memory: bool = False) -> None:
+    async def _respond(self, answer: Answer, text: str | None, *, already_in_memory: bool = False,
+                       extra: tuple[ChatMessage, ...] = ()) -> None:
         try:
             await self._heard_ready()
             context = [Turn(e.speaker, e.text) for e in self.memory.recent()]
@@ -637,7 +638,7 @@ class LiveSession(CoListeningMixin):
                 await self._decline(answer, decision)
                 return
             async with self._speech_lock:  # with NO_INTERRUPTION an answer may wait for the one playing
-                await self._speak(answer, decision)
+                await self._speak(answer, decision, extra)
         except asyncio.CancelledError:
             raise
         except LanguageModelError as exc:
@@ -780,8 +781,7 @@ class LiveSession(CoListeningMixin):
         answer = Answer(id=uuid.uuid4().hex[:12], user_audio=None)
         self._answer = answer
         answer.task = asyncio.current_task()  # type: ignore[assignment]
-        async with self._speech_lock:
-            await self._speak(answer, None, extra=(announcement(result),))
+        await self._respond(answer, None, extra=(announcement(result),))
 
     async def _emit_clause(self, answer: Answer, clause: str, synth: Any, clips: asyncio.Queue[SpokenAudio | None],
                            text_only: bool) -> None:

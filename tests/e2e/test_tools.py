@@ -7,10 +7,15 @@ chatml-function-calling format: the only mock-free tool-calling backend a packag
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from google.genai import errors, types
 
 from tests.conftest import start_server, stop_server
@@ -18,6 +23,8 @@ from tests.e2e.client import MODEL, pcm16, sdk_client, speech_16k
 from tests.generation.llama_server import TOOL_CHAT_FORMAT, llama_server
 
 pytestmark = pytest.mark.slow
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tools.py"
 
 SHOPPING = types.Tool(function_declarations=[types.FunctionDeclaration(
     name="add_to_shopping_list",
@@ -63,40 +70,25 @@ async def _stream(session, audio: np.ndarray, stop: asyncio.Event) -> None:
         await asyncio.sleep(max(0.0, started + n * 0.1 - time.monotonic()))
 
 
-async def test_spoken_request_calls_the_function_and_the_answer_uses_its_result(tool_server):
-    client = sdk_client(tool_server)
-    calls, heard, said, audio, reason = [], "", "", 0, None
-    async with client.aio.live.connect(model=MODEL, config=_config()) as session:
-        stop = asyncio.Event()
-        mic = asyncio.create_task(_stream(session, speech_16k("Please add eggs to my shopping list."), stop))
-        try:
-            async with asyncio.timeout(240):
-                async for message in session.receive():
-                    if message.tool_call:
-                        for call in message.tool_call.function_calls:
-                            calls.append((call.name, call.args))
-                            await session.send_tool_response(function_responses=[types.FunctionResponse(
-                                id=call.id, name=call.name, response={"result": "added", "items_on_list": 7})])
-                    content = message.server_content
-                    if content is None:
-                        continue
-                    if content.input_transcription and content.input_transcription.text:
-                        heard += content.input_transcription.text
-                    if content.output_transcription and content.output_transcription.text:
-                        said += content.output_transcription.text
-                    if content.model_turn and content.model_turn.parts:
-                        audio += sum(len(p.inline_data.data or b"") for p in content.model_turn.parts if p.inline_data)
-                    if content.turn_complete:
-                        reason = content.turn_complete_reason
-        finally:
-            stop.set()
-            await mic
-    assert "egg" in heard.lower(), heard
-    assert len(calls) == 1 and calls[0][0] == "add_to_shopping_list", calls
-    assert "egg" in str(calls[0][1].get("item", "")).lower(), calls
-    assert "7" in said or "seven" in said.lower(), said  # the answer uses the function's result
-    assert audio / 2 / 24000 > 0.5, "the answer was not spoken"
-    assert reason is None
+def test_spoken_request_calls_the_function_and_the_answer_uses_its_result(tool_server, tmp_path):
+    """examples/tools.py, a script that uses only the public SDK, run as a user would run it."""
+    request = tmp_path / "request.wav"
+    sf.write(request, speech_16k("Please add eggs to my shopping list."), 16000, subtype="PCM_16")
+    run = subprocess.run(
+        [sys.executable, str(EXAMPLE), str(request), "--base-url", tool_server.base_url, "--cert", str(tool_server.cert),
+         "--out", str(tmp_path / "answer.wav")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert "egg" in summary["heard"].lower(), summary
+    (call,) = summary["calls"]
+    assert call["name"] == "add_to_shopping_list" and "egg" in call["args"]["item"].lower(), summary
+    assert call["result"] == {"result": "added", "items_on_list": 7}
+    said = summary["said"].lower()
+    assert "7" in said or "seven" in said, summary  # the answer uses the function's result
+    assert summary["answer_s"] > 0.5, "the answer was not spoken"
+    assert sf.info(tmp_path / "answer.wav").duration == pytest.approx(summary["answer_s"], abs=0.01)
 
 
 async def test_proactive_audio_declines_side_talk_and_calls_nothing(tool_server):
@@ -148,3 +140,30 @@ async def test_the_embedded_model_refuses_tools_at_setup(server):
             pass
     assert caught.value.code == 1007
     assert "--llm-url" in str(caught.value.details) + str(caught.value)
+
+
+async def test_a_non_blocking_result_is_spoken_when_it_arrives(tool_server):
+    declaration = SHOPPING.function_declarations[0].model_copy(update={"behavior": types.Behavior.NON_BLOCKING})
+    config = _config(tools=[types.Tool(function_declarations=[declaration])])
+    async with sdk_client(tool_server).aio.live.connect(model=MODEL, config=config) as session:
+        stop = asyncio.Event()
+        mic = asyncio.create_task(_stream(session, speech_16k("Please add eggs to my shopping list."), stop))
+        try:
+            first = []
+            async with asyncio.timeout(240):
+                async for message in session.receive():  # the call's turn ends without waiting for the result
+                    first.append(message)
+            (call,) = next(m.tool_call.function_calls for m in first if m.tool_call)
+            assert first[-1].server_content.turn_complete
+            await session.send_tool_response(function_responses=[types.FunctionResponse(
+                id=call.id, name=call.name, response={"result": "added", "items_on_list": 7}, scheduling="WHEN_IDLE")])
+            said = ""
+            async with asyncio.timeout(240):
+                async for message in session.receive():
+                    content = message.server_content
+                    if content and content.output_transcription and content.output_transcription.text:
+                        said += content.output_transcription.text
+        finally:
+            stop.set()
+            await mic
+    assert "7" in said or "seven" in said.lower(), said
