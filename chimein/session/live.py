@@ -371,6 +371,9 @@ class LiveSession(CoListeningMixin):
             self._answer = None
             self._carry_start_s = answer.start_s
             self._emit("answer_dropped", answer_id=answer.id, reason="speaker continued before the answer began")
+            cancelled = self.functions.cancel(answer.id) if self.functions is not None else []
+            if cancelled:  # the joined turn is answered afresh: its calls are made again if still wanted
+                self._spawn(self._send(out.tool_call_cancellation(cancelled)))
             return
         if self.setup.activity_handling == "NO_INTERRUPTION":
             return
