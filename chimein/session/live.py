@@ -627,7 +627,7 @@ class LiveSession(CoListeningMixin):
         await self._respond(answer, text)
 
     async def _respond(self, answer: Answer, text: str | None, *, already_in_memory: bool = False,
-                       extra: tuple[ChatMessage, ...] = ()) -> None:
+                       extra: tuple[ChatMessage, ...] = (), allow_tools: bool = True) -> None:
         try:
             await self._heard_ready()
             context = [Turn(e.speaker, e.text) for e in self.memory.recent()]
@@ -641,7 +641,7 @@ class LiveSession(CoListeningMixin):
                 await self._decline(answer, decision)
                 return
             async with self._speech_lock:  # with NO_INTERRUPTION an answer may wait for the one playing
-                await self._speak(answer, decision, extra)
+                await self._speak(answer, decision, extra, allow_tools=allow_tools)
         except asyncio.CancelledError:
             raise
         except LanguageModelError as exc:
@@ -660,7 +660,8 @@ class LiveSession(CoListeningMixin):
         await self._finish_turn(answer, reason="RESPONSE_REJECTED", outcome="declined",
                                 extra={"decision": decision.to_json()})
 
-    async def _speak(self, answer: Answer, decision: Decision | None, extra: tuple[ChatMessage, ...] = ()) -> None:
+    async def _speak(self, answer: Answer, decision: Decision | None, extra: tuple[ChatMessage, ...] = (), *,
+                     allow_tools: bool = True) -> None:
         if decision is not None:
             self._emit("decision", answer_id=answer.id, **decision.to_json())
             log.info("session %s: %s", self.session_id, decision.reason)
@@ -673,7 +674,7 @@ class LiveSession(CoListeningMixin):
         messages = [*plan.messages, *extra, *self._function_notes()]
         try:
             for round_index in range(MAX_ROUNDS + 1):
-                tools = self.functions is not None and plan.fixed_reply is None and round_index < MAX_ROUNDS
+                tools = allow_tools and self.functions is not None and plan.fixed_reply is None and round_index < MAX_ROUNDS
                 calls = await self._speak_round(answer, plan, messages, max_tokens, synth, clips, text_only, tools)
                 sent = self.functions.open(answer.id, calls) if self.functions is not None and calls else []
                 if not sent:
@@ -784,7 +785,7 @@ class LiveSession(CoListeningMixin):
         answer = Answer(id=uuid.uuid4().hex[:12], user_audio=None)
         self._answer = answer
         answer.task = asyncio.current_task()  # type: ignore[assignment]
-        await self._respond(answer, None, extra=(announcement(result),))
+        await self._respond(answer, None, extra=(announcement(result),), allow_tools=False)
 
     async def _emit_clause(self, answer: Answer, clause: str, synth: Any, clips: asyncio.Queue[SpokenAudio | None],
                            text_only: bool) -> None:
