@@ -252,7 +252,8 @@ SERVER_MESSAGES: dict[str, Field] = {
     "UsageMetadata.prompt_token_count": Field(SENT, "32 tokens a second of audio, text by the tokenizer"),
     "UsageMetadata.cached_content_token_count": Field(NOT, "prompt reuse is not billed apart: no cached count"),
     "UsageMetadata.response_token_count": Field(SENT, "candidatesTokenCount for Vertex clients"),
-    "UsageMetadata.tool_use_prompt_token_count": Field(NOT, "function results are counted as prompt text"),
+    "UsageMetadata.tool_use_prompt_token_count": Field(NOT, "function results are counted as prompt text, calls as "
+                                                           "response text"),
     "UsageMetadata.thoughts_token_count": Field(NOT, "no thinking"),
     "UsageMetadata.total_token_count": Field(SENT, ""),
     "UsageMetadata.prompt_tokens_details": Field(SENT, "per modality"),

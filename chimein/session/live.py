@@ -680,6 +680,8 @@ class LiveSession(CoListeningMixin):
                 if not sent:
                     break
                 await self._send(out.tool_call([(c.id, c.name, c.args) for c in sent]))
+                for call in sent:  # the call is model output: billed as response text
+                    self.meter.add_output_text(self.llm.count_tokens(f"{call.name} {call.args}"))
                 self._emit("tool_call", answer_id=answer.id, calls=[{"id": c.id, "name": c.name, "args": c.args} for c in sent])
                 assert self.functions is not None
                 blocking = [c for c in sent if self.functions.is_blocking(c.name)]
@@ -768,6 +770,8 @@ class LiveSession(CoListeningMixin):
         """Results from the client: blocking ones resume their answer; NON_BLOCKING ones are scheduled."""
         if self.functions is None:
             raise ProtocolError(CLOSE_INVALID_DATA, "toolResponse without tools: no function was declared at setup")
+        for result in event.function_responses:  # the results join the prompt: billed as prompt text
+            self.meter.add_input_text(self.llm.count_tokens(result.content()))
         for result, _call in self.functions.resolve(event.function_responses):
             scheduling = result.scheduling or "WHEN_IDLE"  # the documented default
             self.functions.remember(result)
