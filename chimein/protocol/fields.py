@@ -133,7 +133,7 @@ SETUP: dict[str, Field] = {
     "RealtimeInputConfig.turn_coverage": Field(L, "a turn holds the detected speech (TURN_INCLUDES_ONLY_ACTIVITY)",
                                                ok=lambda v: str(v).upper() == "TURN_INCLUDES_ONLY_ACTIVITY"),
     "RealtimeInputConfig.interim_transcript_timestamp_enabled": Field(
-        R, "chimein sends no interim transcripts: Whisper is not streaming (final ones carry offsets)"),
+        S, "interim transcripts always carry startOffset and endOffset"),
     "AutomaticActivityDetection.disabled": Field(S, "manual turn-taking with activityStart/activityEnd"),
     "AutomaticActivityDetection.start_of_speech_sensitivity": Field(S, "maps to the VAD's start threshold"),
     "AutomaticActivityDetection.end_of_speech_sensitivity": Field(S, "maps to the VAD's end threshold"),
@@ -228,8 +228,9 @@ SERVER_MESSAGES: dict[str, Field] = {
                                                           "MALFORMED_FUNCTION_CALL (arguments that are not a JSON object)"),
     "LiveServerContent.waiting_for_input": Field(SENT, "true with NEED_MORE_INPUT"),
     "LiveServerContent.interaction_status": Field(SENT, "IDLE with each turnComplete"),
-    "LiveServerContent.interim_input_transcription": Field(NOT, "Whisper is not streaming; re-decoding the growing turn "
-                                                                "would compete with the answer for the CPU"),
+    "LiveServerContent.interim_input_transcription": Field(SENT, "at a pause inside a turn: the words so far, from the "
+                                                                 "transcription chimein makes there anyway (Whisper is "
+                                                                 "not streaming; nothing is decoded for it alone)"),
     "LiveServerContent.grounding_metadata": Field(NOT, "no search grounding offline"),
     "LiveServerContent.url_context_metadata": Field(NOT, "no URL context offline"),
     "Transcription.text": Field(SENT, ""),

@@ -226,6 +226,7 @@ class LiveSession(CoListeningMixin):
         self.answer_instruction = answer_instruction(setup.system_instruction)
         self._detector_lock = asyncio.Lock()
         self._pause_seq = 0
+        self._turns_ended = 0  # user turns ended so far (an interim transcript is only for the current one)
         self._manual_audio: list[np.ndarray] | None = None  # activityStart..activityEnd in manual mode
         self._answer: Answer | None = None
         self._turn_index = 0
@@ -351,12 +352,24 @@ class LiveSession(CoListeningMixin):
         self._eot_probability = probability
         self._emit("end_of_turn_scored", at_s=paused.at_s, probability=round(probability, 3))
         if probability <= SMART_TURN_THRESHOLD or seq != self._pause_seq:
-            return  # incomplete, or the speaker went on meanwhile: wait for more or for the silence fallback
+            # Incomplete, or the speaker went on meanwhile: wait for more or for the silence fallback.
+            await self._send_interim(seq)
+            return
         async with self._detector_lock:
             if seq != self._pause_seq:
                 return
             events = self.detector.end_now()
         await self._on_activity(events)
+
+    async def _send_interim(self, seq: int) -> None:
+        """``interimInputTranscription``: the words so far, from the transcription made at this pause anyway."""
+        speculative, turns = self._speculative, self._turns_ended
+        if not self.setup.input_transcription or speculative is None or speculative[0] != seq:
+            return
+        transcription = await asyncio.shield(speculative[1])
+        if transcription.text.strip() and turns == self._turns_ended:  # the turn has not ended meanwhile
+            await self._send(out.input_transcription(transcription.text.strip(), finished=False, interim=True,
+                                                     start_s=self._utterance_start_s, end_s=self.detector.clock_s))
 
     # ---------------------------------------------------------------- turn state
 
@@ -487,6 +500,7 @@ class LiveSession(CoListeningMixin):
         return float(np.median(self._participant_levels[-8:])) if self._participant_levels else None
 
     def _end_user_turn(self, audio: np.ndarray, ended_at_s: float, *, interrupting: bool = False) -> None:
+        self._turns_ended += 1
         carry_start, self._carry_start_s = self._carry_start_s, None
         start_s = self._utterance_start_s
         if carry_start is not None:

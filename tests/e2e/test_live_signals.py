@@ -98,8 +98,28 @@ async def test_an_unfinished_request_waits_for_more_input(server):
         answered = await _turn(session, speech_16k("what the capital of France is?"))
     heard = "".join(m.server_content.input_transcription.text for m in answered
                     if m.server_content and m.server_content.input_transcription)
+    for turn in (waiting, answered):  # the words so far, while the person is still speaking
+        interim = [i for i, m in enumerate(turn) if m.server_content and m.server_content.interim_input_transcription]
+        final = [i for i, m in enumerate(turn) if m.server_content and m.server_content.input_transcription]
+        assert all(not turn[i].server_content.interim_input_transcription.finished for i in interim)
+        assert all(i < final[0] for i in interim)
     assert "tell me" in heard.lower() and "france" in heard.lower(), heard  # one request across the pause
     assert "".join(m.text or "" for m in answered).strip()
+
+
+async def test_interim_transcripts_while_the_speaker_pauses_mid_sentence(server):
+    config = types.LiveConnectConfig(response_modalities=["TEXT"], input_audio_transcription=types.AudioTranscriptionConfig())
+    start = speech_16k("I was thinking we could maybe")
+    rest = speech_16k("make a risotto tonight. How long does it take?")
+    audio = np.concatenate([start, np.zeros(int(1.2 * 16000), np.float32), rest])
+    async with sdk_client(server).aio.live.connect(model=MODEL, config=config) as session:
+        turn = await _turn(session, audio)
+    interim = [m.server_content.interim_input_transcription for m in turn
+               if m.server_content and m.server_content.interim_input_transcription]
+    final = [m.server_content.input_transcription for m in turn if m.server_content and m.server_content.input_transcription]
+    assert interim and "thinking" in interim[0].text.lower() and not interim[0].finished, turn
+    assert float(interim[0].start_offset.rstrip("s")) < float(interim[0].end_offset.rstrip("s"))
+    assert len(final) == 1 and "risotto" in final[0].text.lower()
 
 
 async def test_initial_history_seeds_the_conversation_without_an_answer(server):
