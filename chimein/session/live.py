@@ -348,12 +348,14 @@ class LiveSession(CoListeningMixin):
         if self._overlap is None:
             # Speculative: transcribe the paused audio now; reused if the turn ends in this pause.
             self._speculative = (seq, asyncio.ensure_future(asyncio.to_thread(self._transcribe, paused.audio)))
+        speculative, turns = self._speculative, self._turns_ended
         probability = await asyncio.to_thread(self.services.smart_turn.completion_probability, paused.audio)
         self._eot_probability = probability
         self._emit("end_of_turn_scored", at_s=paused.at_s, probability=round(probability, 3))
         if probability <= SMART_TURN_THRESHOLD or seq != self._pause_seq:
             # Incomplete, or the speaker went on meanwhile: wait for more or for the silence fallback.
-            await self._send_interim(seq)
+            if speculative is not None and speculative[0] == seq:
+                await self._send_interim(speculative[1], turns)
             return
         async with self._detector_lock:
             if seq != self._pause_seq:
@@ -361,12 +363,11 @@ class LiveSession(CoListeningMixin):
             events = self.detector.end_now()
         await self._on_activity(events)
 
-    async def _send_interim(self, seq: int) -> None:
+    async def _send_interim(self, speculative: asyncio.Future[Any], turns: int) -> None:
         """``interimInputTranscription``: the words so far, from the transcription made at this pause anyway."""
-        speculative, turns = self._speculative, self._turns_ended
-        if not self.setup.input_transcription or speculative is None or speculative[0] != seq:
+        if not self.setup.input_transcription:
             return
-        transcription = await asyncio.shield(speculative[1])
+        transcription = await asyncio.shield(speculative)
         if transcription.text.strip() and turns == self._turns_ended:  # the turn has not ended meanwhile
             await self._send(out.input_transcription(transcription.text.strip(), finished=False, interim=True,
                                                      start_s=self._utterance_start_s, end_s=self.detector.clock_s))
