@@ -32,6 +32,14 @@ def duration(seconds: float) -> str:
     return f"{max(0.0, seconds):.3f}s"
 
 
+def speaker_label(name: str, enrolled: bool) -> str:
+    """``Transcription.speakerLabel``: an enrolled participant's name, else ``spk_N`` like Google's."""
+    if enrolled:
+        return name
+    number = name.rsplit(" ", 1)[-1]
+    return f"spk_{number}" if number.isdigit() else name
+
+
 def input_transcription(
     text: str,
     *,

@@ -42,6 +42,7 @@ from chimein.protocol.messages import (
 from chimein.protocol.models import resolve_model
 from chimein.server.auth import KeyChecker, presented_key
 from chimein.session.live import LiveSession, SessionOptions
+from chimein.session.outbox import Disconnected
 from chimein.session.resumption import ResumptionStore
 from chimein.session.services import Services
 from chimein.usage.ledger import api_key_id
@@ -159,7 +160,7 @@ class LiveServer:
         except ProtocolError as exc:
             log.info("closing %s: %s %s", ws.remote_address, exc.code, exc.reason)
             await ws.close(exc.code, exc.close_reason)
-        except ConnectionClosed:
+        except (ConnectionClosed, Disconnected):  # the client hung up: a normal end
             pass
         except Exception:
             log.exception("session failed")
@@ -189,7 +190,10 @@ class LiveServer:
         if model.always_proactive and not setup.proactive_audio:
             setup = dataclasses.replace(setup, proactive_audio=True)  # that model's documented behaviour
         async def send(message: dict[str, Any]) -> None:
-            await ws.send(json.dumps(message, separators=(",", ":")))
+            try:
+                await ws.send(json.dumps(message, separators=(",", ":")))
+            except ConnectionClosed as exc:  # the client hung up (e.g. while an answer plays): a normal end
+                raise Disconnected(str(exc)) from None
 
         enrolled = await asyncio.to_thread(self.voices.voices)  # a few small files, read off the event loop
         options = SessionOptions(
@@ -251,7 +255,7 @@ class LiveServer:
 
 
 async def _send_quietly(send: Callable[[dict[str, Any]], Any], message: dict[str, Any]) -> None:
-    with contextlib.suppress(ConnectionClosed):
+    with contextlib.suppress(ConnectionClosed, Disconnected):
         await send(message)
 
 

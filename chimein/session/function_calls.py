@@ -165,11 +165,3 @@ def results_note(calls: Sequence[ToolCall], results: Sequence[FunctionResult]) -
 def announcement(result: FunctionResult) -> ChatMessage:
     """The prompt note for a NON_BLOCKING result that arrived after its turn ended."""
     return ChatMessage("user", f"Result of {result.name}: {_flat(result.response)}. Tell me the outcome in one short sentence.")
-
-
-def speaker_label(name: str, enrolled: bool) -> str:
-    """``Transcription.speakerLabel``: an enrolled participant's name, else ``spk_N`` like Google's."""
-    if enrolled:
-        return name
-    number = name.rsplit(" ", 1)[-1]
-    return f"spk_{number}" if number.isdigit() else name

@@ -8,8 +8,9 @@ import pytest
 
 from chimein.generation.llm import ToolCall
 from chimein.protocol.messages import ProtocolError
+from chimein.protocol.server_messages import speaker_label
 from chimein.protocol.tools import FunctionResult, parse_tools
-from chimein.session.function_calls import FunctionCalls, continuation, speaker_label
+from chimein.session.function_calls import FunctionCalls, continuation
 
 SPECS = parse_tools([{"functionDeclarations": [
     {"name": "add", "parameters": {"type": "OBJECT", "properties": {"item": {"type": "STRING"}}}},
