@@ -363,7 +363,7 @@ class LiveSession:
                 functions = self.functions
                 await self.playout.speak(
                     handle, plan, temperature=self.setup.temperature,
-                    extra=(announcement(announcing),) if announcing is not None else self._function_notes(),
+                    extra=((announcement(announcing),) if announcing is not None else ()) + self._function_notes(),
                     tools=functions.openai_tools() if functions is not None and announcing is None else (),
                     on_calls=self._on_calls)
         except LanguageModelError as exc:
