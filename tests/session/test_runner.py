@@ -98,7 +98,7 @@ async def test_a_spoken_question_gets_a_spoken_answer(client_factory):
 async def test_speech_over_the_answer_interrupts_it_and_is_answered(client_factory):
     said = ["What time is it?", "tell me about trains instead", "Tell me about trains instead."]
     client = client_factory(said, lead_s=0.25)  # paced: the answer is still playing when the listener speaks
-    client.services.llm.reply = " ".join(["word"] * 40)  # four seconds of answer
+    client.services.llm.reply = " ".join(["word"] * 300)  # 30 s of answer: still playing however slow the machine
     await client.play(np.concatenate([silence(0.5), speech(1.0), silence(1.0)]))
     while "first_audio" not in client.types():
         await asyncio.sleep(0.01)
@@ -110,7 +110,7 @@ async def test_speech_over_the_answer_interrupts_it_and_is_answered(client_facto
     judged = next(e for e in client.events if e["type"] == "overlap_judged")
     assert judged["action"] == "interrupt"
     cut = next(e for e in client.events if e["type"] == "interrupted")
-    assert cut["played_s"] < 4.0 and cut["heard"].split() == ["word"] * len(cut["heard"].split())
+    assert cut["played_s"] < 30.0 and cut["heard"].split() == ["word"] * len(cut["heard"].split())
     kinds = client.kinds()
     assert kinds.index("interrupted") < kinds.index("turnComplete")
     texts = [e.text for e in client.session.memory.recent()]
