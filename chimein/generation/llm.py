@@ -19,6 +19,7 @@ import codecs
 import importlib.util
 import json
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,24 +37,46 @@ __all__ = [
     "EmbeddedLlama",
     "LanguageModel",
     "LanguageModelError",
+    "MalformedToolCall",
     "OpenAICompatibleLLM",
     "SPOKEN_EXAMPLES",
     "SPOKEN_SYSTEM_PROMPT",
+    "ToolCall",
     "create_language_model",
     "smollm2_gguf_path",
 ]
 
 
 @dataclass(frozen=True)
-class ChatMessage:
-    """One message of a chat prompt."""
+class ToolCall:
+    """A function the model asked to call (the Live API's ``FunctionCall``)."""
 
-    role: Literal["system", "user", "assistant"]
+    id: str
+    name: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One message of a chat prompt.
+
+    With function calling, an ``assistant`` message may carry ``tool_calls`` and a ``tool`` message
+    carries one call's result (``tool_call_id``), as in the OpenAI chat format.
+    """
+
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
 
 class LanguageModel(Protocol):
-    """What the session needs from an answer engine."""
+    """What the session needs from an answer engine.
+
+    An engine that can call functions also has ``supports_tools = True`` and
+    ``stream_turn(messages, tools=..., max_tokens=..., cancel=...)``, which yields text deltas
+    and :class:`ToolCall` items (see :class:`OpenAICompatibleLLM`).
+    """
 
     name: str
 
@@ -68,6 +91,10 @@ class LanguageModel(Protocol):
 
 class LanguageModelError(Exception):
     """The language model could not produce a reply; the message says what a person can do about it."""
+
+
+class MalformedToolCall(LanguageModelError):
+    """The model called a function with arguments that are not a JSON object (MALFORMED_FUNCTION_CALL)."""
 
 
 # Chosen by comparing 7 prompt designs on 10 spoken questions (greedy decoding): a short
@@ -158,6 +185,9 @@ class EmbeddedLlama(SharedModel):
     """
 
     name = "smollm2-135m-instruct"
+    supports_tools = False
+    """Function calling needs a backend that calls tools (``--llm-url``): sessions that declare
+    functions are refused at setup (see docs/protocol.md, Tools, for the measurement behind it)."""
 
     def __init__(
         self,
@@ -392,6 +422,7 @@ class OpenAICompatibleLLM:
         )
         self.last_usage: dict[str, Any] | None = None
         """The server's token usage for the latest reply, when it reports one."""
+        self._stream_tools = True  # False once the server refused to stream a tool turn
 
     @property
     def name(self) -> str:
@@ -438,50 +469,158 @@ class OpenAICompatibleLLM:
             "the LLM URL; leave the URL unset to use the embedded model."
         )
 
+    supports_tools = True
+
     def stream_reply(
         self, messages: Sequence[ChatMessage], *, max_tokens: int = 80, cancel: threading.Event | None = None
     ) -> Iterator[str]:
         """Text deltas from the server's SSE stream, cleaned for speech."""
+        for item in self.stream_turn(messages, max_tokens=max_tokens, cancel=cancel):
+            if isinstance(item, str):
+                yield item
+
+    def stream_turn(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        tools: Sequence[dict[str, Any]] = (),
+        max_tokens: int = 80,
+        cancel: threading.Event | None = None,
+        temperature: float | None = None,
+    ) -> Iterator[str | ToolCall]:
+        """Text deltas (cleaned for speech) and, when ``tools`` are given, the calls the model makes.
+
+        Calls come after the text, once the stream ends (their arguments arrive in pieces). A server
+        that cannot stream a tool call (llama-cpp-python's chatml-function-calling answers HTTP 500)
+        is asked again without streaming, and from then on tool turns are not streamed.
+        """
         model = self._resolve_model()
-        chat = [{"role": m.role, "content": m.content} for m in messages]
-        if self.style_prompt:
-            chat.insert(0, {"role": "system", "content": self.style_prompt})
-        body: dict[str, Any] = {"model": model, "messages": chat, "max_tokens": max_tokens, "stream": True}
-        if self.temperature is not None:
-            body["temperature"] = self.temperature
-        shaper = SpokenStream(self.max_sentences)
+        body: dict[str, Any] = {"model": model, "messages": self._chat(messages), "max_tokens": max_tokens}
+        if temperature is not None or self.temperature is not None:
+            body["temperature"] = temperature if temperature is not None else self.temperature
+        if tools:
+            body["tools"] = list(tools)
+            body["tool_choice"] = "auto"
         self.last_usage = None
         try:
-            with self._client.stream("POST", self.endpoint, json=body) as response:
-                if response.status_code >= 400:
-                    raise self._http_error(response)
-                for line in response.iter_lines():
-                    if cancel is not None and cancel.is_set():
-                        return
-                    delta = self._parse_event(line)
-                    if delta is None:
-                        break
-                    if delta:
-                        out = shaper.feed(delta)
-                        if out:
-                            yield out
-                        if shaper.done:
-                            return
+            if tools and not self._stream_tools:
+                yield from self._whole_turn(body)
+                return
+            try:
+                yield from self._streamed_turn(body, cancel, tools=bool(tools))
+            except _StreamRefused:
+                self._stream_tools = False
+                try:
+                    yield from self._whole_turn(body)
+                except httpx.TransportError:  # the pooled connection the failed stream left behind
+                    yield from self._whole_turn(body)
         except httpx.ConnectError as e:
             raise self._connect_error(e) from e
         except httpx.TimeoutException as e:
             raise self._fail("no answer in time", e) from e
         except httpx.HTTPError as e:
             raise self._fail("the connection failed", e) from e
+
+    def _chat(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+        chat: list[dict[str, Any]] = []
+        if self.style_prompt:
+            chat.append({"role": "system", "content": self.style_prompt})
+        for m in messages:
+            item: dict[str, Any] = {"role": m.role, "content": m.content}
+            if m.tool_calls:
+                item["tool_calls"] = [
+                    {"id": c.id, "type": "function",
+                     "function": {"name": c.name, "arguments": json.dumps(c.args, separators=(",", ":"))}}
+                    for c in m.tool_calls
+                ]
+            if m.tool_call_id is not None:
+                item["tool_call_id"] = m.tool_call_id
+            chat.append(item)
+        return chat
+
+    def _streamed_turn(self, body: dict[str, Any], cancel: threading.Event | None, *, tools: bool) -> Iterator[str | ToolCall]:
+        started = False
+        try:
+            for item in self._stream_events(body, cancel, tools=tools):
+                started = True
+                yield item
+        except httpx.TransportError as e:
+            # llama-cpp-python fails a streamed tool call after the headers: the connection drops.
+            if tools and not started:
+                raise _StreamRefused(str(e)) from e
+            raise
+
+    def _stream_events(self, body: dict[str, Any], cancel: threading.Event | None, *, tools: bool) -> Iterator[str | ToolCall]:
+        shaper = SpokenStream(self.max_sentences)
+        calls: dict[int, dict[str, str]] = {}
+        with self._client.stream("POST", self.endpoint, json={**body, "stream": True}) as response:
+            if response.status_code >= 400:
+                if tools and response.status_code >= 500:
+                    response.read()
+                    raise _StreamRefused(response.text[:200])
+                raise self._http_error(response)
+            events = 0
+            for line in response.iter_lines():
+                if cancel is not None and cancel.is_set():
+                    return
+                event = self._parse_event(line)
+                if event is None:
+                    break
+                events += 1 if event else 0
+                delta = ((event.get("choices") or [{}])[0].get("delta") or {}) if event else {}
+                for piece in delta.get("tool_calls") or ():
+                    call = calls.setdefault(int(piece.get("index", len(calls))), {"name": "", "arguments": ""})
+                    function = piece.get("function") or {}
+                    call["name"] += function.get("name") or ""
+                    call["arguments"] += function.get("arguments") or ""
+                text = delta.get("content") or ""
+                if text and not shaper.done:
+                    out = shaper.feed(text)
+                    if out:
+                        yield out
+                    if shaper.done and not tools:
+                        return
+            if tools and not events:
+                raise _StreamRefused("the stream ended without an event")  # llama-cpp-python's failed tool stream
         rest = shaper.flush()
         if rest:
             yield rest
+        yield from self._tool_calls([calls[i] for i in sorted(calls)])
 
-    def _parse_event(self, line: str) -> str | None:
-        """The content delta of one SSE line; "" for lines without text, None at the end of the stream."""
+    def _whole_turn(self, body: dict[str, Any]) -> Iterator[str | ToolCall]:
+        response = self._client.post(self.endpoint, json={**body, "stream": False})
+        if response.status_code >= 400:
+            raise self._http_error(response)
+        try:
+            data = response.json()
+            message = data["choices"][0]["message"]
+        except (ValueError, KeyError, IndexError, TypeError) as e:
+            raise self._fail("sent a reply without choices[0].message", e) from e
+        self.last_usage = data.get("usage")
+        shaper = SpokenStream(self.max_sentences)
+        text = shaper.feed(message.get("content") or "") + shaper.flush()
+        if text:
+            yield text
+        raw = [(c.get("function") or {}) for c in message.get("tool_calls") or ()]
+        yield from self._tool_calls([{"name": f.get("name") or "", "arguments": f.get("arguments") or ""} for f in raw])
+
+    def _tool_calls(self, raw: list[dict[str, str]]) -> Iterator[ToolCall]:
+        for call in raw:
+            if not call["name"]:
+                continue
+            try:
+                args = json.loads(call["arguments"], strict=False) if call["arguments"].strip() else {}
+            except ValueError as e:
+                raise MalformedToolCall(f"the model called {call['name']} with arguments that are not JSON ({e})") from e
+            if not isinstance(args, dict):
+                raise MalformedToolCall(f"the model called {call['name']} with arguments that are not a JSON object")
+            yield ToolCall(id=f"call-{uuid.uuid4().hex[:16]}", name=call["name"], args=args)
+
+    def _parse_event(self, line: str) -> dict[str, Any] | None:
+        """One SSE line as its JSON event; {} for lines without one, None at the end of the stream."""
         line = line.strip()
         if not line.startswith("data:"):
-            return ""  # blank separators, comments, "event:" lines
+            return {}  # blank separators, comments, "event:" lines
         data = line[len("data:") :].strip()
         if data == "[DONE]":
             return None
@@ -493,10 +632,7 @@ class OpenAICompatibleLLM:
             raise self._fail("reported an error", event["error"])
         if event.get("usage"):
             self.last_usage = event["usage"]
-        choices = event.get("choices") or []
-        if not choices:
-            return ""
-        return (choices[0].get("delta") or {}).get("content") or ""
+        return event
 
     def _http_error(self, response: httpx.Response) -> LanguageModelError:
         response.read()
@@ -508,6 +644,10 @@ class OpenAICompatibleLLM:
             429: "the server is rate limiting; try again later",
         }.get(response.status_code, "see the server's log")
         return self._fail(f"HTTP {response.status_code}, {hint}", detail or response.reason_phrase)
+
+
+class _StreamRefused(Exception):
+    """The server failed a streamed request that had tools; the same request is sent unstreamed."""
 
 
 def create_language_model(

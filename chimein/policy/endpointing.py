@@ -34,6 +34,11 @@ ACK_WINDOW_S = 2.5
 
 
 
+def is_dangling_request(text: str) -> bool:
+    """Only the start of a request ("Can you tell me..."): wait for the rest (NEED_MORE_INPUT)."""
+    return DANGLING_REQUEST.match(text.strip(" .,!?;:…").lower()) is not None
+
+
 def is_complete(probability: float) -> bool:
     """Smart Turn calls the pause the end of the turn."""
     return probability > SMART_TURN_THRESHOLD

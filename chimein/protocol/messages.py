@@ -93,6 +93,20 @@ def parse_pcm_mime(mime_type: Any) -> int | None:
 
 
 @dataclass(frozen=True)
+class TranscriptionOptions:
+    """``inputAudioTranscription``'s options (an empty config asks for plain transcripts)."""
+
+    diarization: bool = False  # speakerLabel from voice prints
+    word_timestamp: bool = False  # words[] with offsets
+    vocabulary: tuple[str, ...] = ()  # customVocabulary (+ deprecated adaptationPhrases): biases Whisper
+    language_codes: tuple[str, ...] = ()
+
+    def asr_prompt(self) -> str | None:
+        """Whisper's initial prompt that biases it towards the client's vocabulary (None: no bias)."""
+        return ", ".join(self.vocabulary) + "." if self.vocabulary else None
+
+
+@dataclass(frozen=True)
 class Setup:
     """The first client frame, ``BidiGenerateContentSetup``, with the fields chimein honours."""
 
@@ -112,6 +126,10 @@ class Setup:
     context_window_compression: dict[str, Any] | None = None
     session_resumption: dict[str, Any] | None = None
     resumption_handle: str | None = None
+    tools: tuple[Any, ...] = ()  # chimein.protocol.tools.FunctionSpec
+    explicit_vad_signal: bool = False
+    transcription: TranscriptionOptions = field(default_factory=TranscriptionOptions)
+    initial_history_in_client_content: bool = False
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -151,6 +169,9 @@ def parse_setup(body: Any) -> Setup:
 
 
 def _setup(body: Any) -> Setup:
+    from chimein.protocol.fields import audit_setup  # both import this module
+    from chimein.protocol.tools import parse_tools
+
     if not isinstance(body, dict):
         raise ProtocolError(CLOSE_INVALID_DATA, "setup must be a JSON object")
     model = get(body, "model")
@@ -174,9 +195,12 @@ def _setup(body: Any) -> Setup:
     resumption = get(body, "session_resumption")
     max_tokens = get(gen, "max_output_tokens")
     temperature = get(gen, "temperature")
+    modalities = _modalities(get(gen, "response_modalities"))
+    tools = parse_tools(get(body, "tools"))
+    audit_setup(body)  # after the specific checks above: every other field is honoured or refused here
     return Setup(
         model=model.strip(),
-        response_modalities=_modalities(get(gen, "response_modalities")),
+        response_modalities=modalities,
         voice_name=voice if isinstance(voice, str) else None,
         language_code=get(speech, "language_code"),
         system_instruction=_text_of(get(body, "system_instruction")),
@@ -191,7 +215,29 @@ def _setup(body: Any) -> Setup:
         context_window_compression=get(body, "context_window_compression"),
         session_resumption=resumption if isinstance(resumption, dict) else None,
         resumption_handle=get(resumption, "handle") if isinstance(resumption, dict) else None,
+        tools=tools,
+        explicit_vad_signal=bool(get(body, "explicit_vad_signal", False)),
+        transcription=_transcription_options(get(body, "input_audio_transcription")),
+        initial_history_in_client_content=bool(get(get(body, "history_config") or {}, "initial_history_in_client_content")),
         raw=body,
+    )
+
+
+def _transcription_options(config: Any) -> TranscriptionOptions:
+    if not isinstance(config, dict):
+        return TranscriptionOptions()
+    vocabulary: list[str] = []
+    for name in ("custom_vocabulary", "adaptation_phrases"):
+        phrases = get(config, name) or []
+        if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
+            raise ProtocolError(CLOSE_INVALID_DATA, f"inputAudioTranscription.{_camel(name)} must be a list of strings")
+        vocabulary += [p.strip() for p in phrases if p.strip() and p.strip() not in vocabulary]
+    codes = get(config, "language_codes") or []
+    return TranscriptionOptions(
+        diarization=bool(get(config, "diarization")),
+        word_timestamp=bool(get(config, "word_timestamp")),
+        vocabulary=tuple(vocabulary),
+        language_codes=tuple(str(c) for c in codes) if isinstance(codes, list) else (),
     )
 
 
@@ -263,9 +309,9 @@ class ClientContent:
 
 @dataclass(frozen=True)
 class ToolResponse:
-    """``toolResponse``: accepted for compatibility; chimein declares no tools of its own."""
+    """``toolResponse``: results of the functions a ``toolCall`` asked the client to run."""
 
-    function_responses: tuple[dict[str, Any], ...]
+    function_responses: tuple[Any, ...]  # chimein.protocol.tools.FunctionResult
     type: Literal["tool_response"] = "tool_response"
 
 
@@ -378,10 +424,14 @@ def _client_message(message: dict[str, Any]) -> list[ClientEvent]:
     if get(message, "client_content") is not None:
         return [_client_content(get(message, "client_content"))]
     if get(message, "tool_response") is not None:
-        responses = get(get(message, "tool_response"), "function_responses") or []
-        if not isinstance(responses, list):
-            raise ProtocolError(CLOSE_INVALID_DATA, "toolResponse.functionResponses must be a list")
-        return [ToolResponse(function_responses=tuple(r for r in responses if isinstance(r, dict)))]
+        from chimein.protocol.tools import parse_function_responses
+
+        return [ToolResponse(function_responses=parse_function_responses(get(message, "tool_response")))]
+    if get(message, "context_update") is not None:
+        raise ProtocolError(
+            CLOSE_INVALID_DATA,
+            "contextUpdate is not supported: instructions and tools are fixed at setup; resume with a new setup",
+        )
     keys = ", ".join(sorted(message)[:3]) or "(empty)"
     raise ProtocolError(
         CLOSE_INVALID_DATA,

@@ -19,24 +19,50 @@ class ModelEntry:
     pipeline: str  # the chimein pipeline this name runs
     replacement: str | None = None
     note: str = ""
+    always_proactive: bool = False
+    """Newer Live models keep proactive audio on whatever the setup says (their documented behaviour)."""
 
 
 CURRENT = "gemini-live-2.5-flash-preview-native-audio-09-2025"
+PIPELINE = "silero-vad + smart-turn-v3 + whisper-tiny.en + llm + piper/hibari"
 
 MODELS: tuple[ModelEntry, ...] = (
     ModelEntry(
         name=CURRENT,
         status="public preview",
         proactive_audio=True,
-        pipeline="silero-vad + smart-turn-v3 + whisper-tiny.en + llm + piper/hibari",
+        pipeline=PIPELINE,
         note="Vertex AI name",
     ),
     ModelEntry(
         name="gemini-2.5-flash-native-audio-preview-09-2025",
         status="public preview",
         proactive_audio=True,
-        pipeline="silero-vad + smart-turn-v3 + whisper-tiny.en + llm + piper/hibari",
+        pipeline=PIPELINE,
         note="Gemini API name of the same model",
+    ),
+    # Today's native-audio Live names (Live API model pages, late 2025): aliases of the same pipeline.
+    ModelEntry(
+        name="gemini-2.5-flash-native-audio-preview-12-2025",
+        status="public preview",
+        proactive_audio=True,
+        pipeline=PIPELINE,
+        note="Gemini API name, December 2025 release",
+    ),
+    ModelEntry(
+        name="gemini-live-2.5-flash-native-audio",
+        status="generally available",
+        proactive_audio=True,
+        pipeline=PIPELINE,
+        note="Vertex AI name of the GA model",
+    ),
+    ModelEntry(
+        name="gemini-3.1-flash-live-preview",
+        status="public preview",
+        proactive_audio=True,
+        pipeline=PIPELINE,
+        note="Gemini API name; proactive audio always on, as that model documents",
+        always_proactive=True,
     ),
     ModelEntry(
         name="gemini-live-2.5-flash-preview-native-audio",
@@ -61,9 +87,11 @@ def resolve_model(model: str) -> ModelEntry:
             if entry.replacement:
                 raise ProtocolError(CLOSE_POLICY, f"this model was discontinued on 2025-10-17; use {entry.replacement}")
             return entry
-    supported = ", ".join(e.name for e in MODELS if not e.replacement)
-    # The close reason holds 123 bytes: the supported names matter more than echoing the bad one.
-    raise ProtocolError(CLOSE_POLICY, f"unknown model; supported: {supported}")
+    supported = [e.name for e in MODELS if not e.replacement]
+    # The close reason holds 123 bytes: the first supported name and where to find the rest.
+    raise ProtocolError(
+        CLOSE_POLICY, f"unknown model; supported: {supported[0]} and {len(supported) - 1} more (`chimein models`)"
+    )
 
 
 def format_model_table() -> str:

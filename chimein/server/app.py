@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import http
 import json
 import logging
@@ -277,6 +278,8 @@ class LiveServer:
             raise ProtocolError(CLOSE_POLICY, "the first frame must be {\"setup\": {...}}; got " + (", ".join(sorted(message)[:3]) or "{}"))
         setup = parse_setup(body)
         model = resolve_model(setup.model)
+        if model.always_proactive and not setup.proactive_audio:
+            setup = dataclasses.replace(setup, proactive_audio=True)  # that model's documented behaviour
         resumed = await self._claim(setup.resumption_handle) if setup.resumption_handle else None
         metrics = self.metrics
 

@@ -10,19 +10,23 @@ audio through ``on_audible``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chimein.generation.llm import LanguageModel
+from chimein.generation.llm import ChatMessage, LanguageModel, ToolCall
 from chimein.generation.text import ClauseSplitter
 from chimein.generation.tts import OUTPUT_RATE, SpokenAudio
 from chimein.memory.conversation import AnswerPlan
 from chimein.perception.echo import EchoCanceller
 from chimein.protocol import server_messages as out
+from chimein.session.function_calls import MAX_ROUNDS
 from chimein.session.pacing import CHUNK_SAMPLES, PlaybackTracker
 from chimein.session.speech import SpeechHandle
 from chimein.usage.tokens import UsageMeter
+
+OnCalls = Callable[[SpeechHandle, list[ToolCall]], Awaitable[list[ChatMessage] | None]]
 
 
 @dataclass
@@ -43,37 +47,27 @@ class Playout:
     text_only: bool
     output_transcription: bool
 
-    async def speak(self, handle: SpeechHandle, plan: AnswerPlan) -> None:
-        """Stream the reply; returns when all of it was sent (or raises the LLM's error)."""
-        loop = asyncio.get_running_loop()
-        deltas: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
+    async def speak(self, handle: SpeechHandle, plan: AnswerPlan, *, extra: Sequence[ChatMessage] = (),
+                    tools: Sequence[dict[str, Any]] = (), on_calls: OnCalls | None = None,
+                    temperature: float | None = None) -> None:
+        """Stream the reply; returns when all of it was sent (or raises the LLM's error).
 
-        def produce() -> None:
-            try:
-                for delta in plan.stream_reply(self.llm, max_tokens=self.max_tokens, cancel=handle.cancel):
-                    loop.call_soon_threadsafe(deltas.put_nowait, delta)
-            except BaseException as exc:  # handed to the loop, re-raised there
-                loop.call_soon_threadsafe(deltas.put_nowait, exc)
-            finally:
-                loop.call_soon_threadsafe(deltas.put_nowait, None)
-
-        producer = loop.run_in_executor(None, produce)
+        With ``tools`` the model may call functions: ``on_calls`` sends them and returns the messages
+        that continue the reply from their results (None: the reply ends here, e.g. NON_BLOCKING calls).
+        """
         clips: asyncio.Queue[SpokenAudio | None] = asyncio.Queue()
         player = None if self.text_only else asyncio.ensure_future(self._play(handle, clips))
-        splitter = ClauseSplitter(max_sentences=2)
+        messages = [*plan.messages, *extra]
         try:
-            while True:
-                item = await deltas.get()
-                if item is None:
+            for round_index in range(MAX_ROUNDS + 1):
+                offer = list(tools) if plan.fixed_reply is None and round_index < MAX_ROUNDS else []
+                calls = await self._round(handle, plan, messages, offer, temperature, clips)
+                if not calls or on_calls is None:
                     break
-                if isinstance(item, BaseException):
-                    raise item
-                for clause in splitter.feed(item):
-                    await self._clause(handle, clause, clips)
-                if splitter.done:
-                    handle.cancel.set()
-            for clause in splitter.flush():
-                await self._clause(handle, clause, clips)
+                more = await on_calls(handle, calls)
+                if more is None:
+                    break
+                messages += more
             await clips.put(None)
             if player is not None:
                 await player
@@ -81,7 +75,58 @@ class Playout:
             handle.cancel.set()
             if player is not None and not player.done():
                 player.cancel()
+
+    async def _round(self, handle: SpeechHandle, plan: AnswerPlan, messages: list[ChatMessage],
+                     tools: list[dict[str, Any]], temperature: float | None,
+                     clips: asyncio.Queue[SpokenAudio | None]) -> list[ToolCall]:
+        """One LLM call: its clauses go to TTS (or text) as they come; returns the functions it called."""
+        loop = asyncio.get_running_loop()
+        deltas: asyncio.Queue[str | ToolCall | BaseException | None] = asyncio.Queue()
+        stop = threading.Event()  # this call; handle.cancel stops the whole reply
+
+        def produce() -> None:
+            try:
+                if plan.fixed_reply is not None:
+                    items: Iterator[str | ToolCall] = plan.stream_reply(self.llm, max_tokens=self.max_tokens, cancel=stop)
+                elif tools or (temperature is not None and hasattr(self.llm, "stream_turn")):
+                    items = self.llm.stream_turn(messages, tools=tools, max_tokens=self.max_tokens,  # type: ignore[attr-defined]
+                                                 cancel=stop, temperature=temperature)
+                else:
+                    items = self.llm.stream_reply(messages, max_tokens=self.max_tokens, cancel=stop)
+                for item in items:
+                    if handle.cancel.is_set():
+                        break
+                    loop.call_soon_threadsafe(deltas.put_nowait, item)
+            except BaseException as exc:  # handed to the loop, re-raised there
+                loop.call_soon_threadsafe(deltas.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(deltas.put_nowait, None)
+
+        producer = loop.run_in_executor(None, produce)
+        splitter = ClauseSplitter(max_sentences=2)
+        calls: list[ToolCall] = []
+        try:
+            while True:
+                item = await deltas.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item, ToolCall):
+                    calls.append(item)
+                    continue
+                if splitter.done:
+                    continue
+                for clause in splitter.feed(item):
+                    await self._clause(handle, clause, clips)
+                if splitter.done and not tools:
+                    stop.set()
+            for clause in splitter.flush():
+                await self._clause(handle, clause, clips)
+        finally:
+            stop.set()
             await asyncio.shield(producer)
+        return calls
 
     async def _clause(self, handle: SpeechHandle, clause: str, clips: asyncio.Queue[SpokenAudio | None]) -> None:
         if self.text_only:

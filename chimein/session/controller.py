@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from chimein.perception.speakers import EnrolledVoice, Match, Participants
 from chimein.policy.barge_in import OverlapVerdict, is_stop_follow_up
 from chimein.policy.chatter import background_reason
-from chimein.policy.endpointing import is_acknowledgement, pause_grace_s
+from chimein.policy.endpointing import is_acknowledgement, is_dangling_request, pause_grace_s
+from chimein.protocol import server_messages as out_messages
 from chimein.session import events as ev
 from chimein.session.options import TurnOptions
 from chimein.session.overlap import Overlap, Senses
@@ -269,7 +270,8 @@ class TurnController:
         if self.options.input_transcription:
             # Clients append inputTranscription text: a turn after the first starts with a space,
             # so "Oh yes, me too." and "My favorite..." do not run together.
-            out.append(ev.SendTranscription(text if not self._transcribed_before else " " + text))
+            out.append(ev.SendTranscription(text if not self._transcribed_before else " " + text, turn_id=turn.id,
+                                            speaker=turn.speaker, start_s=turn.start_s, end_s=turn.end_s))
             self._transcribed_before = True
         grace = pause_grace_s(text, turn.eot_probability)
         if grace:
@@ -292,6 +294,7 @@ class TurnController:
         if event.embedding is not None:
             known = len(self.participants.voices)
             voice = self.participants.learn(event.embedding, event.level_db)
+            turn.speaker = out_messages.speaker_label(voice.name, voice.enrolled)
             out.append(ev.Emit("speaker", {"answer_id": reply.id, "name": voice.name,
                                            "new": len(self.participants.voices) > known, "enrolled": voice.enrolled}))
         if self.options.proactive and is_acknowledgement(text, voiced_s=event.voiced_s, start_s=turn.start_s,
@@ -306,8 +309,14 @@ class TurnController:
         reply = self.replies.get(event.reply_id)
         if reply is None or reply.phase != "grace":
             return
-        reply.phase = "deciding"
         assert reply.turn is not None
+        if is_dangling_request(reply.turn.text):
+            # Only the start of a request: tell the client we wait, and join the next speech to this turn.
+            self._carry_start_s = reply.turn.start_s
+            self._forget(reply)
+            out.append(ev.WaitForInput(reply.id))
+            return
+        reply.phase = "deciding"
         out.append(ev.Respond(reply.id, reply.turn.text))
 
     def _on_Decided(self, event: ev.Decided, out: list[ev.Action]) -> None:

@@ -35,6 +35,7 @@ class UserTurn:
     eot_probability: float | None = None  # Smart Turn's last score in the turn
     speculative_pause_id: int | None = None  # the pause whose early transcription this turn may reuse
     text: str = ""
+    speaker: str | None = None  # the voice it was spoken in (Transcription.speakerLabel)
 
 
 # ---------------------------------------------------------------------------------- events in
@@ -219,6 +220,17 @@ class EndTurn:
 @dataclass(frozen=True)
 class SendTranscription:
     text: str
+    turn_id: int = 0
+    speaker: str | None = None  # the turn's voice: an enrolled name or spk_N (sent with diarization)
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+@dataclass(frozen=True)
+class WaitForInput:
+    """The turn only started a request ("Can you tell me..."): complete it with NEED_MORE_INPUT."""
+
+    reply_id: str
 
 
 @dataclass(frozen=True)
@@ -289,5 +301,5 @@ class CheckOverlapVoice:
 
 Action = (
     Emit | ScorePause | EndUtterance | EndTurn | SendTranscription | WaitGrace | Respond | Generate | Decline
-    | Hold | Release | Drop | Interrupt | TranscribeOverlap | CheckOverlapVoice
+    | Hold | Release | Drop | Interrupt | TranscribeOverlap | CheckOverlapVoice | WaitForInput
 )

@@ -13,6 +13,7 @@ Path of a spoken turn: audio -> Hearing (echo, history, VAD) -> Started/Paused/E
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections import deque
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from chimein.generation.llm import ChatMessage, LanguageModel, LanguageModelError
+from chimein.generation.llm import ChatMessage, LanguageModel, LanguageModelError, MalformedToolCall, ToolCall
 from chimein.generation.tts import resolve_voice
 from chimein.memory.conversation import Conversation
 from chimein.perception.activity import TRAILING_PAD_S, ActivityConfig
@@ -51,6 +52,7 @@ from chimein.session.answering import Playout
 from chimein.session.billing import Billing
 from chimein.session.colistening import CoListener, restore
 from chimein.session.controller import TurnController
+from chimein.session.function_calls import FunctionCalls, announcement, continuation
 from chimein.session.hearing import Hearing, SessionSenses
 from chimein.session.options import DEFAULT_MAX_ANSWER_TOKENS, SessionOptions, TurnOptions
 from chimein.session.outbox import Outbox
@@ -84,6 +86,17 @@ class LiveSession:
             raise ProtocolError(CLOSE_INVALID_DATA, f"automaticActivityDetection: {exc}") from None
         self.turn_options = TurnOptions.resolve(setup, self.options, manual_activity=self.activity_config.disabled)
         self.llm: LanguageModel = services.llm
+        self.functions = FunctionCalls.for_session(setup.tools, self.llm)  # None without declared functions
+        self._history_open = setup.initial_history_in_client_content  # clientContent seeds history until turnComplete
+        # Whisper for the turns: biased to the client's vocabulary, with word times when asked for.
+        asr_options: dict[str, Any] = {}
+        if setup.transcription.vocabulary:
+            asr_options["prompt"] = setup.transcription.asr_prompt()
+        if setup.transcription.word_timestamp:
+            asr_options["word_timestamps"] = True
+        self._transcribe = functools.partial(services.asr.transcribe, **asr_options)
+        self._turn_words: dict[int, tuple[Any, ...]] = {}  # turn id -> (words, language) for its transcript
+        self._announcements: dict[str, Any] = {}  # reply id -> the NON_BLOCKING result it speaks
         self.meter = UsageMeter()
         self.policy = ProactivityPolicy(setup.system_instruction, embedder=services.embedder) if setup.proactive_audio else None
         self.answer_instruction = answer_instruction(setup.system_instruction)
@@ -131,7 +144,7 @@ class LiveSession:
         if isinstance(event, AudioChunk):
             await self._on_audio(event)
         elif isinstance(event, AudioStreamEnd):
-            await self.hearing.end_now(lambda: True, self._feed)
+            await self.hearing.end_now(lambda: True, self._heard)
         elif isinstance(event, ActivityStart):
             self._require_manual("activityStart")
             self._manual_audio = []
@@ -147,7 +160,7 @@ class LiveSession:
         elif isinstance(event, ClientContent):
             await self._on_client_content(event)
         elif isinstance(event, ToolResponse):
-            self._emit("tool_response_ignored", count=len(event.function_responses))
+            self._on_tool_response(event)
 
     async def after_setup(self) -> None:
         """Called by the server right after setupComplete: the first resumption handle."""
@@ -161,14 +174,25 @@ class LiveSession:
         self.meter.add_input_audio(len(chunk.pcm) // 2, chunk.rate)
         audio = pcm16_to_float(chunk.pcm)
         if not self.activity_config.disabled:
-            await self.hearing.hear(audio, self._feed)
+            await self.hearing.hear(audio, self._heard)
             return
         if self._manual_audio is not None:
             self._manual_audio.append(audio)
         self._manual_clock_s += len(audio) / INPUT_RATE
         self._feed(ev.Heard(self._manual_clock_s))
 
+    def _heard(self, event: ev.Event) -> None:
+        """Perception's events on their way to the controller; with explicitVadSignal also to the client."""
+        if self.setup.explicit_vad_signal and isinstance(event, ev.Started | ev.Ended):
+            start = isinstance(event, ev.Started)
+            self._put(out.voice_activity("ACTIVITY_START" if start else "ACTIVITY_END", event.at_s))
+            self._put(out.voice_activity_detection_signal("VAD_SIGNAL_TYPE_SOS" if start else "VAD_SIGNAL_TYPE_EOS"))
+        self._feed(event)
+
     async def _on_client_content(self, content: ClientContent) -> None:
+        seeding = self._history_open  # historyConfig.initialHistoryInClientContent: no answer until it ends
+        if seeding and content.turn_complete:
+            self._history_open = False
         last_user_text = None
         for turn in content.turns:
             text = " ".join(t for t in turn.texts if t.strip())
@@ -181,7 +205,7 @@ class LiveSession:
                     last_user_text = text
             for blob in turn.files:
                 await self.colistener.co_listen_file(blob)
-        if content.turn_complete:
+        if content.turn_complete and not seeding:
             self._feed(ev.ContentTurn(last_user_text))
 
     # ---------------------------------------------------------------- the controller's actions
@@ -205,11 +229,15 @@ class LiveSession:
         elif isinstance(action, ev.ScorePause):
             self._spawn(self._score_pause(action))
         elif isinstance(action, ev.EndUtterance):
-            self._spawn(self.hearing.end_now(lambda: self.controller.may_end_utterance(action), self._feed))
+            self._spawn(self.hearing.end_now(lambda: self.controller.may_end_utterance(action), self._heard))
         elif isinstance(action, ev.EndTurn):
             self._end_turn(action)
         elif isinstance(action, ev.SendTranscription):
-            self._put(out.input_transcription(action.text))
+            self._send_transcription(action)
+        elif isinstance(action, ev.WaitForInput):
+            self._work(action.reply_id, self._complete(self._handle(action.reply_id), "listening",
+                                                       reason="NEED_MORE_INPUT", waiting_for_input=True,
+                                                       extra={"answer_id": action.reply_id}))
         elif isinstance(action, ev.WaitGrace):
             self._work(action.reply_id, self._wait_grace(action))
         elif isinstance(action, ev.Respond):
@@ -224,6 +252,7 @@ class LiveSession:
             self._handle(action.reply_id).release()
         elif isinstance(action, ev.Drop):
             self._handle(action.reply_id).drop()
+            self._cancel_calls(action.reply_id)  # the turn goes on: its calls are made again if still wanted
         elif isinstance(action, ev.Interrupt):
             self._interrupt(self._handle(action.reply_id), action.reason)
         elif isinstance(action, ev.TranscribeOverlap):
@@ -246,11 +275,21 @@ class LiveSession:
         self._handle(reply_id).track(self._spawn(coro))
 
     async def _score_pause(self, action: ev.ScorePause) -> None:
+        speculative = None
         if action.speculative:  # transcribe the paused audio now; reused if the turn ends in this pause
-            self._speculative = (action.pause_id, asyncio.ensure_future(
-                asyncio.to_thread(self.services.asr.transcribe, action.audio)))
+            speculative = asyncio.ensure_future(asyncio.to_thread(self._transcribe, action.audio))
+            self._speculative = (action.pause_id, speculative)
         probability = await asyncio.to_thread(self.services.smart_turn.completion_probability, action.audio)
+        ends = probability > SMART_TURN_THRESHOLD and action.pause_id == self.controller.pause_id
         self._feed(ev.PauseScored(action.utterance_id, action.pause_id, action.at_s, probability))
+        if speculative is not None and not ends and self.setup.input_transcription:
+            # interimInputTranscription: the words so far, from the transcription made at this pause anyway.
+            transcription = await asyncio.shield(speculative)
+            if transcription.text.strip() and self.controller.utterance_open \
+                    and self.controller.utterance_id == action.utterance_id:
+                self._put(out.input_transcription(transcription.text.strip(), finished=False, interim=True,
+                                                  start_s=action.at_s - len(action.audio) / INPUT_RATE,
+                                                  end_s=self.hearing.clock_s))
 
     def _end_turn(self, action: ev.EndTurn) -> None:
         turn = action.turn
@@ -275,8 +314,9 @@ class LiveSession:
         if speculative is not None and speculative[0] == turn.speculative_pause_id:
             transcription = await speculative[1]  # the audio since that pause is silence: same words
         else:
-            transcription = await asyncio.to_thread(self.services.asr.transcribe, audio)
+            transcription = await asyncio.to_thread(self._transcribe, audio)
         embedding = await voice_print
+        self._turn_words[turn.id] = (getattr(transcription, "words", ()), getattr(transcription, "language", None))
         self._feed(ev.TurnTranscribed(turn.id, transcription.text, speech_level_db(audio), voiced_seconds(audio),
                                       len(audio) / INPUT_RATE, embedding))
 
@@ -319,7 +359,13 @@ class LiveSession:
                     self._emit("decision", answer_id=handle.id, **decision.to_json())
                     log.info("session %s: %s", self.session_id, decision.reason)
                 plan = await self.colistener.answer_plan(handle.id, self.answer_instruction)
-                await self.playout.speak(handle, plan)
+                announcing = self._announcements.pop(handle.id, None)
+                functions = self.functions
+                await self.playout.speak(
+                    handle, plan, temperature=self.setup.temperature,
+                    extra=((announcement(announcing),) if announcing is not None else ()) + self._function_notes(),
+                    tools=functions.openai_tools() if functions is not None and announcing is None else (),
+                    on_calls=self._on_calls)
         except LanguageModelError as exc:
             await self._failed(handle, exc)
             return
@@ -332,7 +378,8 @@ class LiveSession:
     async def _failed(self, handle: SpeechHandle, exc: LanguageModelError) -> None:
         log.warning("session %s: language model failed: %s", self.session_id, exc)
         self._emit("error", stage="llm", message=str(exc))
-        await self._complete(handle, "answered", extra={"error": str(exc)})
+        reason = "MALFORMED_FUNCTION_CALL" if isinstance(exc, MalformedToolCall) else None
+        await self._complete(handle, "answered", reason=reason, extra={"error": str(exc)})
 
     def _interrupt(self, handle: SpeechHandle, reason: str) -> None:
         """Stop the reply now; memory keeps only what the listener heard. No await before the stop."""
@@ -342,17 +389,19 @@ class LiveSession:
         if heard:
             self.memory.add_assistant(heard, interrupted=True)
         self._emit("interrupted", answer_id=handle.id, reason=reason, heard=heard, played_s=round(played, 3))
+        self._cancel_calls(handle.id)  # toolCallCancellation before interrupted
         self._put(out.interrupted())
         self._spawn(self._record_and_complete(handle.id, "interrupted", extra={"answer_id": handle.id}))
 
     async def _complete(self, handle: SpeechHandle, outcome: Outcome, *, reason: str | None = None,
-                        extra: dict[str, Any]) -> None:
+                        extra: dict[str, Any], waiting_for_input: bool = False) -> None:
         """The one completion path of a reply that was not interrupted."""
         heard_until = self.playout.heard_until_s(handle)
         if not handle.complete(outcome):
             return
         self._feed(ev.ReplyFinished(handle.id, heard_until))
-        await self._record_and_complete(handle.id, outcome, reason=reason, extra=extra)
+        await self._record_and_complete(handle.id, outcome, reason=reason, extra=extra,
+                                        waiting_for_input=waiting_for_input)
 
     async def _transcribe_overlap(self, action: ev.TranscribeOverlap) -> None:
         audio = action.audio if action.audio is not None else self.hearing.utterance_audio()
@@ -368,15 +417,77 @@ class LiveSession:
         similarity = float(np.dot(own, embedding)) if embedding is not None else None
         self._feed(ev.OverlapVoice(action.overlap_id, speech_level_db(audio), embedding, similarity))
 
+    # ---------------------------------------------------------------- transcripts and function calls
+
+    def _send_transcription(self, action: ev.SendTranscription) -> None:
+        options = self.setup.transcription
+        words, language = self._turn_words.pop(action.turn_id, ((), None))
+        start = action.start_s or 0.0
+        self._put(out.input_transcription(
+            action.text, speaker=action.speaker if options.diarization else None, start_s=action.start_s,
+            end_s=action.end_s, language=language,
+            words=[(w.text, start + w.start_s, start + w.end_s) for w in words] if options.word_timestamp else None))
+
+    async def _on_calls(self, handle: SpeechHandle, calls: list[ToolCall]) -> list[ChatMessage] | None:
+        """The reply called functions: send toolCall; wait for BLOCKING results and continue from them."""
+        functions = self.functions
+        sent = functions.open(handle.id, calls) if functions is not None else []
+        if functions is None or not sent:
+            return None
+        self._put(out.tool_call([(c.id, c.name, c.args) for c in sent]))
+        for call in sent:  # the call is model output: billed as response text
+            self.meter.add_output_text(self.llm.count_tokens(f"{call.name} {call.args}"))
+        self._emit("tool_call", answer_id=handle.id, calls=[{"id": c.id, "name": c.name, "args": c.args} for c in sent])
+        blocking = [c for c in sent if functions.is_blocking(c.name)]
+        if not blocking:
+            return None  # NON_BLOCKING: the reply ends; results are scheduled when they come
+        results = await functions.results(blocking)
+        self._emit("tool_results", answer_id=handle.id, ids=[r.id for r in results])
+        return continuation(blocking, results, " ".join(handle.spoken_text))
+
+    def _cancel_calls(self, reply_id: str) -> None:
+        cancelled = self.functions.cancel(reply_id) if self.functions is not None else []
+        if cancelled:
+            self._put(out.tool_call_cancellation(cancelled))
+
+    def _function_notes(self) -> tuple[ChatMessage, ...]:
+        """Results of earlier NON_BLOCKING calls, as context for this answer."""
+        if self.functions is None or not self.functions.remembered:
+            return ()
+        notes = "; ".join(f"{r.name} returned {r.content()}" for r in self.functions.remembered)
+        return (ChatMessage("system", f"Earlier function results: {notes}."),)
+
+    def _on_tool_response(self, event: ToolResponse) -> None:
+        """Results from the client: blocking ones resume their reply; NON_BLOCKING ones are scheduled."""
+        if self.functions is None:
+            raise ProtocolError(CLOSE_INVALID_DATA, "toolResponse without tools: no function was declared at setup")
+        for result in event.function_responses:  # the results join the prompt: billed as prompt text
+            self.meter.add_input_text(self.llm.count_tokens(result.content()))
+        for result, _call in self.functions.resolve(event.function_responses):
+            scheduling = result.scheduling or "WHEN_IDLE"  # the documented default
+            self.functions.remember(result)
+            self._emit("tool_result_scheduled", id=result.id, name=result.name, scheduling=scheduling)
+            if scheduling != "SILENT":
+                self._spawn(self._announce(result, interrupt=scheduling == "INTERRUPT"))
+
+    async def _announce(self, result: Any, *, interrupt: bool) -> None:
+        """Answer from a NON_BLOCKING result: now (INTERRUPT), or once no reply is under way (WHEN_IDLE)."""
+        while not interrupt and self.controller.current is not None:
+            await asyncio.sleep(0.05)
+        self._feed(ev.ContentTurn(None))  # a reply with no new words, made now: Generate speaks the result
+        if self.controller.current is not None:
+            self._announcements[self.controller.current.id] = result
+
     # ---------------------------------------------------------------- usage
 
     async def _record_and_complete(self, reply_id: str, outcome: str, *, reason: str | None = None,
-                                   extra: dict[str, Any]) -> None:
+                                   extra: dict[str, Any], waiting_for_input: bool = False) -> None:
         self.billing.turn_index += 1
         await self.billing.record(outcome)  # the ledger first: it must hold at least what the client is told
         usage = self.meter.take_turn()
         self._emit("turn_complete", answer_id=reply_id, outcome=outcome, usage=usage.to_wire(vertex=False))
-        self._put(out.turn_complete(usage.to_wire(vertex=self.options.vertex), reason=reason, extra=extra))
+        self._put(out.turn_complete(usage.to_wire(vertex=self.options.vertex), reason=reason, extra=extra,
+                                    waiting_for_input=waiting_for_input, interaction_status="IDLE"))
         self.colistener.send_resumption_update()  # a handle after each turn, when the setup asked (#6)
 
     # ---------------------------------------------------------------- plumbing

@@ -15,7 +15,7 @@ from typing import Literal
 
 from chimein.session.pacing import PlaybackTracker
 
-Outcome = Literal["answered", "declined", "interrupted", "dropped"]
+Outcome = Literal["answered", "declined", "interrupted", "dropped", "listening"]  # listening: NEED_MORE_INPUT
 
 
 @dataclass
