@@ -14,6 +14,7 @@ send new sessions elsewhere" before questions start waiting (``over_capacity``).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import weakref
@@ -23,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["GenerationLoad", "GenerationScheduler", "OverCapacity", "process_load"]
+__all__ = ["GenerationLoad", "GenerationScheduler", "OverCapacity", "process_load", "run_in_own_thread"]
 
 OVER_CAPACITY_WAIT_S = 0.5
 """A queued request older than this means answers are being delayed: the process is over capacity."""
@@ -203,3 +204,34 @@ def process_load() -> GenerationLoad:
 
 LoadProbe = Callable[[], GenerationLoad]
 """What a readiness check calls: :func:`process_load` by default."""
+
+
+def run_in_own_thread(fn: Callable[[], Any]) -> asyncio.Future[Any]:
+    """Run a blocking answer producer on its own thread; a future of its result on the running loop.
+
+    Not the loop's default executor: that pool has only cpu_count + 4 threads, and the sessions
+    also run voice activity detection, speech recognition and synthesis through it. Producers
+    that wait for a generation slot would hold those threads, and under load every session's
+    listening would stall behind the answer queue.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def run() -> None:
+        try:
+            result = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+            loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=run, name="answer-producer", daemon=True).start()
+    return future

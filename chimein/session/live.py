@@ -29,6 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from chimein.generation.llm import ChatMessage, LanguageModel, LanguageModelError
+from chimein.generation.scheduler import run_in_own_thread
 from chimein.generation.text import ClauseSplitter
 from chimein.generation.tts import OUTPUT_RATE, SpokenAudio, resolve_voice
 from chimein.memory.conversation import Conversation
@@ -239,7 +240,7 @@ class LiveSession(CoListeningMixin):
         self._spawn(self._checkpoint_listening())
         prefill = getattr(self.llm, "prefill", None)
         if prefill is not None:  # pay the new instruction's prompt cost now, not on the first answer
-            self._spawn(asyncio.to_thread(prefill, [ChatMessage("system", self.answer_instruction)]))
+            self._spawn(run_in_own_thread(lambda: prefill([ChatMessage("system", self.answer_instruction)])))
 
     # ---------------------------------------------------------------- events in
 
@@ -637,7 +638,7 @@ class LiveSession(CoListeningMixin):
             finally:
                 loop.call_soon_threadsafe(deltas.put_nowait, None)
 
-        producer = loop.run_in_executor(None, produce)
+        producer = run_in_own_thread(produce)  # never in the default pool that listening needs
         text_only = self.setup.response_modalities == ("TEXT",)
         clips: asyncio.Queue[SpokenAudio | None] = asyncio.Queue()
         speaker = None if text_only else asyncio.create_task(self._play(answer, clips))
