@@ -7,7 +7,8 @@ to the first answer audio on the wire:
 
 * **long session**: one session asks ``--turns`` questions in a row; latency by turn index.
 * **concurrency sweep**: for each ``--sessions`` level N, N sessions listen to a real meeting
-  recording (AMI) for ``--listen-s`` seconds, then each asks one question, all within
+  recording (AMI) for ``--listen-s`` seconds with proactive audio on (the meeting's talk is not
+  for the assistant and is declined), pause 3 s, then each asks one question, all within
   ``--stagger-s`` of each other; answered count and latency by load, server CPU seconds per
   second of audio listened, and peak memory (VmHWM) of the server.
 
@@ -56,6 +57,7 @@ QUESTIONS = [
 ]
 VOICES = ("joe-high", "heart-low")
 MEETING = Path("dialogue") / "ami_meeting_trn00.wav"
+SETTLE_S = 3.0
 
 
 @dataclass
@@ -76,6 +78,7 @@ class TurnResult:
 class SweepResult:
     sessions: int
     latencies: list[float | None] = field(default_factory=list)
+    turns: list[dict[str, Any]] = field(default_factory=list)
     cpu_per_audio_s: float | None = None
     peak_rss_mib: float | None = None
     wall_s: float = 0.0
@@ -230,6 +233,7 @@ async def concurrent(target: Target, n: int, *, listen_s: float, stagger_s: floa
 
     config = types.LiveConnectConfig(
         response_modalities=["AUDIO"], input_audio_transcription=types.AudioTranscriptionConfig(),
+        output_audio_transcription=types.AudioTranscriptionConfig(),
         system_instruction="You are a helpful quiz assistant; answer questions people ask you.",
         proactivity=types.ProactivityConfig(proactive_audio=True))
     started = time.monotonic()
@@ -242,6 +246,8 @@ async def concurrent(target: Target, n: int, *, listen_s: float, stagger_s: floa
         cpu1 = server.cpu_seconds()
         if cpu0 is not None and cpu1 is not None:
             result.cpu_per_audio_s = round((cpu1 - cpu0) / (n * listen_s), 4)
+        # a pause after the meeting, so its last utterance ends (and is declined) before the questions
+        await asyncio.gather(*(_send(s, np.zeros(int(SETTLE_S * 16000), np.float32)) for s in sessions))
         offsets = sorted(rng.uniform(0, stagger_s) for _ in range(n))
 
         async def one(k: int, session: Any) -> TurnResult:
@@ -250,6 +256,7 @@ async def concurrent(target: Target, n: int, *, listen_s: float, stagger_s: floa
 
         turns = await asyncio.gather(*(one(k, s) for k, s in enumerate(sessions)))
     result.latencies = [t.latency_s for t in turns]
+    result.turns = [t.__dict__ for t in turns]
     result.peak_rss_mib = server.peak_rss_mib()
     result.wall_s = round(time.monotonic() - started, 1)
     return result
@@ -352,6 +359,8 @@ def latency_main(argv: list[str]) -> int:
                 results["targets"][t.name].setdefault("sweep", []).append({**r.__dict__, **_stats(r.latencies)})
                 say(f"  {n:2d} sessions {t.name}: {_stats(r.latencies)} cpu/audio-s {r.cpu_per_audio_s} "
                     f"peak {r.peak_rss_mib} MiB")
+                for turn in r.turns:
+                    say(f"     {turn['latency_s']}  heard={turn['heard']!r} said={turn['said'][:60]!r}")
         for t in targets:
             assert t.server is not None
             results["targets"][t.name]["peak_rss_mib"] = t.server.peak_rss_mib()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import importlib.util
 import json
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -33,6 +34,8 @@ from .batched import BatchedLlamaEngine, GenerationStats
 from .guard import guard_reply
 from .scheduler import DEFAULT_DEADLINE_S, GenerationLoad, GenerationScheduler, OverCapacity
 from .text import ClauseSplitter, SpokenStream
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ChatMessage",
@@ -362,6 +365,9 @@ class EmbeddedLlama(SharedModel):
                         break
         finally:
             generator.close()
+        log.info("reply: %d prompt tokens, %d cached (%d shifted), queued %.3f s, first token %.3f s, %d generated, "
+                 "%d peers", stats.prompt_tokens, stats.cached_tokens, stats.shifted_tokens, stats.queued_s,
+                 stats.prefill_s, stats.generated_tokens, stats.batch_peers)
         if cancel is None or not cancel.is_set():
             rest = shaper.feed(decoder.decode(b"", final=True)) + shaper.flush()
             if rest:
