@@ -1,11 +1,12 @@
 """``chimein bench latency``: latency over a long session and under concurrent sessions, next to a baseline.
 
 Two measurements, each through the public google-genai SDK to real ``chimein serve`` processes,
-in real time, proactive audio off, questions spoken in voices chimein does not answer in
+in real time, questions spoken in voices chimein does not answer in
 (``joe-high``, ``heart-low``); latency is end of the question's speech (the last sample sent)
 to the first answer audio on the wire:
 
-* **long session**: one session asks ``--turns`` questions in a row; latency by turn index.
+* **long session**: one session (proactive audio off) asks ``--turns`` questions in a row;
+  latency by turn index.
 * **concurrency sweep**: for each ``--sessions`` level N, N sessions listen to a real meeting
   recording (AMI) for ``--listen-s`` seconds with proactive audio on (the meeting's talk is not
   for the assistant and is declined), pause 3 s, then each asks one question, all within
@@ -386,6 +387,10 @@ def markdown(results: dict[str, Any]) -> str:
     def fmt(v: Any) -> str:
         return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
+    if len(names) == 2 and all("long_session" in results["targets"][n] for n in names):
+        a, b = (results["targets"][n]["long_session"]["all"]["median_s"] for n in names)
+        if a and b:
+            lines.append(f"Long-session median, {names[0]} / {names[1]}: {a / b:.2f}\n")
     if all("long_session" in results["targets"][n] for n in names):
         lines.append("## Long session (end of speech -> first answer audio, seconds)\n")
         lines.append("| | " + " | ".join(names) + " |")
