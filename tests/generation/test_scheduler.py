@@ -116,3 +116,40 @@ def test_optional_work_only_takes_a_free_slot():
 def test_capacity_must_be_positive():
     with pytest.raises(ValueError, match="at least 1"):
         GenerationScheduler(0)
+
+
+def _request(max_tokens: int = 80, *, speaking: bool = False, served_at: float = 0.0):
+    import numpy as np
+
+    from chimein.generation.batched import _Request
+
+    relaxed = threading.Event()
+    if speaking:
+        relaxed.set()
+    r = _Request([1, 2, 3], None, max_tokens, 1.0, np.zeros(0, dtype=np.intp), frozenset(), None, relaxed)
+    r.served_at = served_at
+    return r
+
+
+def test_engine_serves_the_oldest_unspoken_answer_first_and_keeps_speaking_ones_at_speech_pace():
+    from types import SimpleNamespace
+
+    from chimein.generation.batched import PREFILL_CHUNK_WITH_SPEAKERS, BatchedLlamaEngine
+
+    engine = SimpleNamespace(n_batch=512)
+    now = time.perf_counter()
+    speaking_due = _request(speaking=True, served_at=now - 1.0)
+    speaking_fresh = _request(speaking=True, served_at=now)
+    first, second = _request(), _request()
+    prefill = _request(0)
+    chosen, chunk = BatchedLlamaEngine._plan(engine, [speaking_due, first, speaking_fresh, second, prefill])
+    # the oldest question without its first clause, alone among the new ones; a speaking answer that
+    # has waited its interval rides along; the one just served and the prefill wait
+    assert chosen == [first, speaking_due]
+    assert chunk == PREFILL_CHUNK_WITH_SPEAKERS  # a long prompt is fed in pieces while voices speak
+    chosen, chunk = BatchedLlamaEngine._plan(engine, [speaking_due, speaking_fresh, prefill])
+    assert chosen == [speaking_due, speaking_fresh] and chunk == 512  # nothing urgent: all speaking ones
+    chosen, _ = BatchedLlamaEngine._plan(engine, [prefill])
+    assert chosen == [prefill]  # prefills ahead of time run when nothing else does
+    chosen, chunk = BatchedLlamaEngine._plan(engine, [second, first])
+    assert chosen == [second] and chunk == 512  # arrival order, full batches when nobody speaks
