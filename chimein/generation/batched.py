@@ -15,7 +15,10 @@ is new:
   the cache and the rest shifted down (llama.cpp's cache reuse, as its server's
   ``--cache-reuse``), so a sliding window costs no re-evaluation;
 * a new conversation starts from the longest prefix any slot holds (the shared system prompt
-  and examples), copied into its sequence without evaluation.
+  and examples), copied into its sequence without evaluation;
+* with more conversations than slots, the least recently used slot is handed over and its
+  cells are kept in host memory (up to ``saved_bytes_limit``), to be put back when that
+  conversation speaks again.
 
 Admission (how many requests run at once, in what order) is the caller's: see
 :mod:`chimein.generation.scheduler`.
@@ -27,6 +30,7 @@ import ctypes
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +117,7 @@ class BatchedLlamaEngine:
         n_threads: int = 1,
         n_threads_batch: int = 1,
         use_extra_buffers: bool = False,
+        saved_bytes_limit: int = 128 << 20,
     ) -> None:
         import llama_cpp
         from llama_cpp import _internals
@@ -144,6 +149,10 @@ class BatchedLlamaEngine:
         self.n_batch = n_batch
         self.n_vocab = self.model.n_vocab()
         self._slots = [_Slot(i) for i in range(slots)]
+        self._saved: OrderedDict[str, tuple[list[int], bytes]] = OrderedDict()
+        """Caches of conversations whose slot went to another one, oldest first (tokens, KV bytes)."""
+        self.saved_bytes = 0
+        self.saved_bytes_limit = saved_bytes_limit
         self._incoming: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._closed = False
@@ -275,6 +284,10 @@ class BatchedLlamaEngine:
         slot = max(pool, key=lambda s: (_common_prefix(s.cached, tokens), -s.last_used)) if unowned else min(
             pool, key=lambda s: s.last_used
         )
+        if slot.owner is not None and slot.owner != key and slot.cached:
+            self._save(slot)  # its conversation may come back: keep its cache in memory
+        if key is not None and self._restore(key, slot):
+            return slot
         # Start from the longest prefix any slot holds (the shared head), copied without evaluation.
         best, best_n = None, _common_prefix(slot.cached, tokens)
         for other in self._slots:
@@ -289,6 +302,41 @@ class BatchedLlamaEngine:
             llama_cpp.llama_memory_seq_cp(self._mem, best.seq, slot.seq, 0, best_n)
             slot.cached = best.cached[:best_n]
         return slot
+
+    def _save(self, slot: _Slot) -> None:
+        """Copy a slot's KV cells to host memory before the slot goes to another conversation."""
+        llama_cpp = self._llama_cpp
+        size = llama_cpp.llama_state_seq_get_size(self._ctx.ctx, slot.seq)
+        if size <= 0 or size > self.saved_bytes_limit:
+            return
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(self._ctx.ctx, buffer, size, slot.seq)
+        if written <= 0:
+            return
+        assert slot.owner is not None
+        self._saved.pop(slot.owner, None)
+        self._saved[slot.owner] = (list(slot.cached), bytes(buffer)[:written])
+        self.saved_bytes = sum(len(data) for _, data in self._saved.values())
+        while self.saved_bytes > self.saved_bytes_limit:
+            _, (_, data) = self._saved.popitem(last=False)  # the longest unused conversation goes
+            self.saved_bytes -= len(data)
+
+    def _restore(self, key: str, slot: _Slot) -> bool:
+        """Put a saved conversation's cells back into ``slot``; False (slot emptied) if none or no room."""
+        saved = self._saved.pop(key, None)
+        if saved is None:
+            return False
+        tokens, data = saved
+        self.saved_bytes -= len(data)
+        llama_cpp = self._llama_cpp
+        llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
+        slot.cached = []
+        buffer = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        if llama_cpp.llama_state_seq_set_data(self._ctx.ctx, buffer, len(data), slot.seq) <= 0:
+            llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
+            return False
+        slot.cached = tokens
+        return True
 
     def _reuse(self, slot: _Slot, tokens: list[int]) -> tuple[int, int]:
         """Make the slot's cache a prefix of ``tokens``, keeping every long matching run; (kept, shifted)."""
@@ -441,5 +489,3 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
         n += 1
     return n
 
-
-_ = ctypes  # llama_cpp's ctypes arrays are indexed directly above

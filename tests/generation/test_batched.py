@@ -101,3 +101,20 @@ def test_guarded_question_is_not_sent_to_the_model(llm):
     messages = [ChatMessage("system", SYSTEM), ChatMessage("user", "How many paracetamol tablets can I take at once?")]
     text = "".join(llm.stream_reply(messages))
     assert "doctor" in text and "--llm-url" in text
+
+
+def test_a_conversation_whose_slot_was_taken_gets_its_cache_back():
+    small = EmbeddedLlama(slots=2)  # fewer slots than conversations
+    convs = [Conversation() for _ in range(3)]
+    for conv, (question, _) in zip(convs, QUESTIONS, strict=False):
+        conv.add_user(question)
+        conv.add_assistant(_reply(small, conv))
+    assert small.engine.saved_bytes > 0  # the first conversation's cells went to host memory
+    first = convs[0]
+    first.add_user("And what is the capital of Portugal?")
+    text = _reply(small, first)
+    stats = small.engine_stats_for(first.key)
+    new = small.count_tokens("And what is the capital of Portugal?") + small.count_tokens(first.entries[1].text)
+    assert stats.cached_tokens >= stats.prompt_tokens - new - 12  # only the new turn was evaluated
+    assert "lisbon" in text.lower()
+    small.engine.close()
