@@ -201,7 +201,13 @@ async def long_session(targets: list[Target], turns: int, say: Any) -> dict[str,
             question = _question_audio(i)
             order = targets if i % 2 == 0 else list(reversed(targets))
             for t in order:
-                r = await _ask(sessions[t.name], question, timeout_s=20.0)
+                try:
+                    r = await _ask(sessions[t.name], question, timeout_s=20.0)
+                except Exception as exc:  # noqa: BLE001 - a dropped connection is a lost turn; reconnect
+                    r = TurnResult(None, said=f"[{type(exc).__name__}: {exc}]")
+                    assert t.server is not None
+                    sessions[t.name] = await stack.enter_async_context(_client(t.server).aio.live.connect(
+                        model="gemini-2.5-flash-native-audio-preview-09-2025", config=_config()))
                 results[t.name].append(r)
                 say(f"  long session {t.name:9s} turn {i + 1:2d}: "
                     f"{'no answer' if r.latency_s is None else f'{r.latency_s:.3f} s'}  heard={r.heard!r} said={r.said[:60]!r}")
@@ -253,7 +259,10 @@ async def concurrent(target: Target, n: int, *, listen_s: float, stagger_s: floa
 
         async def one(k: int, session: Any) -> TurnResult:
             await asyncio.sleep(offsets[k])
-            return await _ask(session, _question_audio(seed + k), timeout_s=timeout_s)
+            try:
+                return await _ask(session, _question_audio(seed + k), timeout_s=timeout_s)
+            except Exception as exc:  # noqa: BLE001 - a dropped connection is a lost question
+                return TurnResult(None, said=f"[{type(exc).__name__}: {exc}]")
 
         turns = await asyncio.gather(*(one(k, s) for k, s in enumerate(sessions)))
     result.latencies = [t.latency_s for t in turns]
