@@ -188,9 +188,14 @@ def _question_audio(i: int) -> np.ndarray:
     return speak(QUESTIONS[i % len(QUESTIONS)], VOICES[i % len(VOICES)])
 
 
-async def long_session(targets: list[Target], turns: int, say: Any) -> dict[str, list[TurnResult]]:
-    """One session per target, open side by side; turn i is asked of each in turn (order alternates)."""
-    results: dict[str, list[TurnResult]] = {t.name: [] for t in targets}
+async def long_session(targets: list[Target], turns: int, say: Any,
+                       results: dict[str, list[TurnResult]]) -> None:
+    """One session per target, open side by side; turn i is asked of each in turn (order alternates).
+
+    Fills ``results`` as it goes, so a failure at the end still leaves the turns measured.
+    """
+    for t in targets:
+        results.setdefault(t.name, [])
     async with contextlib.AsyncExitStack() as stack:
         sessions = {}
         for t in targets:
@@ -212,7 +217,6 @@ async def long_session(targets: list[Target], turns: int, say: Any) -> dict[str,
                 say(f"  long session {t.name:9s} turn {i + 1:2d}: "
                     f"{'no answer' if r.latency_s is None else f'{r.latency_s:.3f} s'}  heard={r.heard!r} said={r.said[:60]!r}")
                 await asyncio.sleep(0.5)
-    return results
 
 
 def _meeting(data: Path, seconds: float, offset_s: float) -> np.ndarray:
@@ -351,7 +355,11 @@ def latency_main(argv: list[str]) -> int:
             results["targets"][t.name] = {"tree": str(t.tree)}
         if args.turns:
             say(f"long session: {args.turns} turns")
-            long = asyncio.run(long_session(targets, args.turns, say))
+            long: dict[str, list[TurnResult]] = {}
+            try:
+                asyncio.run(long_session(targets, args.turns, say, long))
+            except Exception as exc:  # noqa: BLE001 - keep what was measured
+                say(f"long session ended early: {type(exc).__name__}: {exc}")
             for name, turns in long.items():
                 lat = [r.latency_s for r in turns]
                 half = len(lat) // 2
