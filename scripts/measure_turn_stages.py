@@ -7,6 +7,12 @@ process that the code under test runs in: prompt tokens, tokens evaluated (not f
 cache), first token, first clause and first synthesised audio, measured from the moment the
 answer is asked for. With --baseline-tree the same run is repeated with that checkout's code,
 alternating rounds (new, baseline, new, baseline ...), so both see the same machine load.
+
+    .venv/bin/python scripts/measure_turn_stages.py --concurrent 1,4,8,12 --baseline-tree /work/wt/i12-base
+
+measures the answer engine under load instead: N conversations each ask one question within
+--stagger-s of each other; time from each question to its first clause (what the voice waits
+for) and to the whole answer.
 """
 
 from __future__ import annotations
@@ -73,17 +79,74 @@ def one_run(turns: int) -> list[dict[str, float | int | str]]:
     return rows
 
 
+def concurrent_run(n: int, stagger_s: float, seed: int) -> list[dict[str, float | str]]:
+    """N conversations, each with one question arriving within ``stagger_s``: time to each first clause."""
+    import random
+    import threading
+
+    questions = json.loads(os.environ["CHIMEIN_STAGE_QUESTIONS"])
+    from chimein.generation.llm import EmbeddedLlama
+    from chimein.generation.text import ClauseSplitter
+    from chimein.memory.conversation import Conversation
+
+    llm = EmbeddedLlama.shared()
+    system = "You are a helpful voice assistant in a family kitchen."
+    warm = Conversation()
+    warm.add_user("Hello!")
+    "".join(warm.answer_plan(system).stream_reply(llm, max_tokens=20))
+    rng = random.Random(seed)
+    offsets = sorted(rng.uniform(0, stagger_s) for _ in range(n))
+    rows: list[dict[str, float | str]] = [{} for _ in range(n)]
+    start = time.perf_counter() + 0.2
+
+    def one(k: int) -> None:
+        conv = Conversation()
+        conv.add_user(questions[(seed + k) % len(questions)])
+        time.sleep(max(0.0, start + offsets[k] - time.perf_counter()))
+        t0 = time.perf_counter()
+        splitter = ClauseSplitter(max_sentences=2)
+        first_clause = None
+        clauses = []
+        for delta in conv.answer_plan(system).stream_reply(llm, max_tokens=80):
+            for clause in splitter.feed(delta):
+                if first_clause is None:
+                    first_clause = time.perf_counter() - t0
+                clauses.append(clause)
+        clauses += splitter.flush()
+        if first_clause is None:
+            first_clause = time.perf_counter() - t0
+        rows[k] = {"first_clause_s": round(first_clause, 4), "done_s": round(time.perf_counter() - t0, 4),
+                   "answer": " ".join(clauses)}
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2, help="runs per tree, alternating")
     parser.add_argument("--baseline-tree", type=Path, help="a checkout of the previous commit")
     parser.add_argument("--json", type=Path, help="also write all rows here")
+    parser.add_argument("--concurrent", default="",
+                        help="instead of one long conversation: these numbers of conversations asking at once "
+                             "(comma-separated, e.g. 1,4,8,12), each question within --stagger-s; time to first clause")
+    parser.add_argument("--stagger-s", type=float, default=2.0)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child-concurrent", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(one_run(args.turns)))
+        if args.child_concurrent:
+            print(json.dumps(concurrent_run(args.child_concurrent, args.stagger_s, 100 + args.child_concurrent)))
+        else:
+            print(json.dumps(one_run(args.turns)))
         return 0
+    if args.concurrent:
+        return concurrent_main(args)
     from chimein.bench.latency import QUESTIONS
 
     os.environ["CHIMEIN_STAGE_QUESTIONS"] = json.dumps(QUESTIONS)
@@ -115,6 +178,37 @@ def main() -> int:
                   f"max {max(vals):.3f} s; evaluated tokens median {statistics.median(toks):.0f}")
     if args.json:
         args.json.write_text(json.dumps(runs, indent=2))
+    return 0
+
+
+def concurrent_main(args: argparse.Namespace) -> int:
+    from chimein.bench.latency import QUESTIONS
+
+    os.environ["CHIMEIN_STAGE_QUESTIONS"] = json.dumps(QUESTIONS)
+    trees = {"new": ROOT}
+    if args.baseline_tree:
+        trees["baseline"] = args.baseline_tree.resolve()
+    levels = [int(x) for x in args.concurrent.split(",") if x.strip()]
+    results: dict[str, dict[int, list[list[dict]]]] = {name: {n: [] for n in levels} for name in trees}
+    for r in range(args.rounds):
+        for li, n in enumerate(levels):
+            order = list(trees.items()) if (r + li) % 2 == 0 else list(reversed(trees.items()))
+            for name, tree in order:
+                env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{ROOT}"}
+                out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", "--child-concurrent",
+                                      str(n), "--stagger-s", str(args.stagger_s)],
+                                     env=env, cwd=tree, capture_output=True, text=True, check=True)
+                results[name][n].append(json.loads(out.stdout.strip().splitlines()[-1]))
+                print(f"round {r + 1} {n} conversations {name} done (load {os.getloadavg()[0]:.1f})",
+                      file=sys.stderr, flush=True)
+    for n in levels:
+        for name in trees:
+            firsts = [row["first_clause_s"] for run in results[name][n] for row in run]
+            done = [row["done_s"] for run in results[name][n] for row in run]
+            print(f"{n:2d} at once, {name:>8}: first clause median {statistics.median(firsts):.3f} s, "
+                  f"max {max(firsts):.3f} s; whole answer median {statistics.median(done):.3f} s, max {max(done):.3f} s")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
     return 0
 
 
