@@ -153,3 +153,6 @@ def test_engine_serves_the_oldest_unspoken_answer_first_and_keeps_speaking_ones_
     assert chosen == [prefill]  # prefills ahead of time run when nothing else does
     chosen, chunk = BatchedLlamaEngine._plan(engine, [second, first])
     assert chosen == [second] and chunk == 512  # arrival order, full batches when nobody speaks
+    many = [_request(speaking=True, served_at=now - 1.0 + i * 0.01) for i in range(6)]
+    chosen, _ = BatchedLlamaEngine._plan(engine, [*many, first])
+    assert chosen == [first, many[0], many[1]]  # a few speaking answers per step, the longest waiting
