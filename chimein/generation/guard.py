@@ -27,8 +27,9 @@ Topic = Literal["emergency", "health", "safety", "live"]
 
 STRONGER_MODEL = "a stronger model can be connected with the --llm-url option"
 
+# Two sentences at most: the session speaks two sentences of an answer.
 REPLIES: dict[Topic, str] = {
-    "emergency": "That sounds urgent. Please call your local emergency number now. "
+    "emergency": "That sounds urgent: please call your local emergency number now. "
     "I am a small offline model and cannot give medical help.",
     "health": "I can't give reliable health advice: I'm a small offline model. "
     f"Please ask a doctor or a pharmacist; {STRONGER_MODEL}.",

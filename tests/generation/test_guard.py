@@ -6,6 +6,7 @@ import pytest
 
 from chimein.generation.guard import check_question, guard_reply
 from chimein.generation.llm import ChatMessage
+from chimein.generation.text import ClauseSplitter
 
 
 @pytest.mark.parametrize(
@@ -39,6 +40,8 @@ def test_guarded_questions(question, topic):
     else:
         assert "--llm-url" in reply  # and where a better answer comes from
     assert len(verdict.reply.split()) <= 40
+    splitter = ClauseSplitter(max_sentences=2)  # as the session speaks it: nothing is cut
+    assert " ".join(splitter.feed(verdict.reply) + splitter.flush()) == verdict.reply
 
 
 @pytest.mark.parametrize(
