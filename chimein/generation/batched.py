@@ -264,6 +264,12 @@ class BatchedLlamaEngine:
         tokens = request.tokens
         if len(tokens) + request.max_tokens > self.seq_ctx:
             raise ValueError(f"prompt of {len(tokens)} tokens + {request.max_tokens} to generate exceeds {self.seq_ctx}")
+        if request.key is not None and request.max_tokens > 0:
+            # A prefill of this conversation still running (speculative, started while the person
+            # was finishing) stops here: what it fed stays in the cache for this request to reuse.
+            for other in list(active):
+                if other.key == request.key and other.max_tokens <= 0:
+                    self._finish(other, active)
         slot = self._pick_slot(request.key, tokens)
         slot.busy = True
         slot.owner = request.key

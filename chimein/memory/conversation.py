@@ -148,6 +148,15 @@ class Conversation:
         notes = mode == "llm"
         return AnswerPlan(self._messages(system, grounding, max_turns, notes=notes), grounding, None, self.key)
 
+    def preview_messages(self, system: str, text: str, *, max_turns: int = 8) -> list[ChatMessage]:
+        """The messages the answer would get if ``text`` were the next participant turn, without adding it.
+
+        For a speculative prefill while the end of the turn is still being decided: the prompt the
+        model evaluates ahead is then the one it gets, so little is left to do when the turn ends.
+        """
+        ahead = Conversation([*self.entries, Entry("user", text.strip())], self.heard, self.key)
+        return ahead._messages(system, None, max_turns, notes=True)
+
     def chat_messages(self, system: str, *, max_turns: int = 8) -> list[ChatMessage]:
         """System prompt (with heard evidence for the pending question), then the last turns.
 

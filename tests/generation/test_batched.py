@@ -118,3 +118,31 @@ def test_a_conversation_whose_slot_was_taken_gets_its_cache_back():
     assert stats.cached_tokens >= stats.prompt_tokens - new - 12  # only the new turn was evaluated
     assert "lisbon" in text.lower()
     small.engine.close()
+
+
+def test_a_speculative_prefill_leaves_only_sampling_for_the_answer(llm):
+    conv = Conversation()
+    conv.add_user("What is the capital of Italy?")
+    conv.add_assistant(_reply(llm, conv))
+    llm.prefill(conv.preview_messages(SYSTEM, "And of Germany?"), conversation=conv.key)
+    conv.add_user("And of Germany?")
+    text = _reply(llm, conv)
+    stats = llm.engine_stats_for(conv.key)
+    assert stats.cached_tokens == stats.prompt_tokens - 1
+    assert "berlin" in text.lower()
+
+
+def test_an_answer_does_not_wait_for_its_own_prefill(llm):
+    conv = Conversation()
+    conv.add_user("What is the capital of Spain?")
+    conv.add_assistant(_reply(llm, conv))
+    question = "And what is the capital of France? " + "Please answer briefly and clearly. " * 6
+    prefill = threading.Thread(target=llm.prefill, args=(conv.preview_messages(SYSTEM, question),),
+                               kwargs={"conversation": conv.key})
+    prefill.start()
+    conv.add_user(question)
+    text = _reply(llm, conv)  # takes the slot over; whatever the prefill fed is reused
+    prefill.join(60)
+    assert "paris" in text.lower()
+    stats = llm.engine_stats_for(conv.key)
+    assert stats.cached_tokens >= stats.prompt_tokens - llm.count_tokens(question) - 40

@@ -42,3 +42,15 @@ def test_the_plan_names_its_conversation_to_the_model():
         conv.add_user("Hello?")
         assert "".join(conv.answer_plan("Be brief.").stream_reply(model, max_tokens=10)) == "Fine."
     assert [c["conversation"] for c in model.calls] == [a.key, b.key, a.key]
+
+
+def test_preview_is_the_prompt_the_answer_will_get_and_changes_nothing():
+    conv = Conversation()
+    for i in range(6):
+        conv.add_user(f"Question number {i}?")
+        conv.add_assistant(f"Answer number {i}.")
+    before = list(conv.entries)
+    preview = conv.preview_messages("Be brief.", "And one more?")
+    assert conv.entries == before
+    conv.add_user("And one more?")
+    assert preview == conv.answer_plan("Be brief.").messages
