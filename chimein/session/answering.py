@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chimein.generation.llm import ChatMessage, LanguageModel, ToolCall
+from chimein.generation.scheduler import run_in_own_thread
 from chimein.generation.text import ClauseSplitter
 from chimein.generation.tts import OUTPUT_RATE, SpokenAudio
 from chimein.memory.conversation import AnswerPlan
@@ -92,7 +93,8 @@ class Playout:
                     items = self.llm.stream_turn(messages, tools=tools, max_tokens=self.max_tokens,  # type: ignore[attr-defined]
                                                  cancel=stop, temperature=temperature)
                 else:
-                    items = self.llm.stream_reply(messages, max_tokens=self.max_tokens, cancel=stop)
+                    items = self.llm.stream_reply(messages, max_tokens=self.max_tokens, cancel=stop,
+                                                  conversation=plan.conversation)
                 for item in items:
                     if handle.cancel.is_set():
                         break
@@ -102,7 +104,7 @@ class Playout:
             finally:
                 loop.call_soon_threadsafe(deltas.put_nowait, None)
 
-        producer = loop.run_in_executor(None, produce)
+        producer = run_in_own_thread(produce)  # never in the default pool that listening needs
         splitter = ClauseSplitter(max_sentences=2)
         calls: list[ToolCall] = []
         try:

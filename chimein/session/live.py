@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from chimein.generation.llm import ChatMessage, LanguageModel, LanguageModelError, MalformedToolCall, ToolCall
+from chimein.generation.scheduler import run_in_own_thread
 from chimein.generation.tts import resolve_voice
 from chimein.memory.conversation import Conversation
 from chimein.perception.activity import TRAILING_PAD_S, ActivityConfig
@@ -135,7 +136,7 @@ class LiveSession:
         self._spawn(self.billing.checkpoint_listening())
         prefill = getattr(self.llm, "prefill", None)
         if prefill is not None:  # pay the new instruction's prompt cost now, not on the first answer
-            self._spawn(asyncio.to_thread(prefill, [ChatMessage("system", self.answer_instruction)]))
+            self._spawn(run_in_own_thread(lambda: prefill([ChatMessage("system", self.answer_instruction)])))
 
     # ---------------------------------------------------------------- client events in
 

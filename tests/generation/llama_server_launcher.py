@@ -3,7 +3,7 @@
 Same arguments as `python -m llama_cpp.server`. Why the wrapper: on AMX-capable Xeons inside some
 VMs, ggml's AMX kernel dies with a general protection fault (`ldtilecfg`) on the first
 multi-token batch, and the server has no option to turn it off. chimein's EmbeddedLlama does the
-same (see chimein.generation.llm._load_llama); on other machines this is plain llama_cpp.server.
+same (see chimein.generation.batched.BatchedLlamaEngine); on other machines this is plain llama_cpp.server.
 """
 
 from __future__ import annotations

@@ -85,8 +85,8 @@ def test_long_history_is_trimmed_to_fit_the_context(llm):
     history.append(ChatMessage("user", "And tomorrow?"))
     tokens = llm.prompt_tokens(history, max_tokens=80)
     full = llm.count_tokens(" ".join(m.content for m in history))
-    assert full > 2048  # the history alone would not fit
-    assert 2048 - 80 - 300 <= len(tokens) <= 2048 - 80  # trimmed, yet most of the room is used
+    assert full > llm.n_ctx  # the history alone would not fit one conversation's context
+    assert llm.n_ctx - 80 - 300 <= len(tokens) <= llm.n_ctx - 80  # trimmed, yet most of the room is used
     # the latest message survives the trim, whole
     n = llm.count_tokens("And tomorrow?") + 6
     assert tokens[-n:] == llm.prompt_tokens(history[-1:], max_tokens=80)[-n:]

@@ -64,7 +64,8 @@ class FakeLlm:
     name: str = "fake"
     prompts: list[Any] = field(default_factory=list)
 
-    def stream_reply(self, messages: list[Any], *, max_tokens: int, cancel: threading.Event | None = None) -> Iterator[str]:
+    def stream_reply(self, messages: list[Any], *, max_tokens: int, cancel: threading.Event | None = None,
+                     conversation: str | None = None) -> Iterator[str]:
         self.prompts.append(messages)
         for word in self.reply.split():
             if cancel is not None and cancel.is_set():

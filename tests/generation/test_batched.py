@@ -1,0 +1,148 @@
+"""The embedded model's parallel slots, with the real SmolLM2 GGUF: many conversations at once, each
+keeping its own prompt cache, and a bounded history that slides without re-evaluating the kept turns."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from chimein.generation.llm import ChatMessage, EmbeddedLlama
+from chimein.memory.conversation import Conversation
+
+pytestmark = pytest.mark.slow
+
+SYSTEM = "You are a quiz helper for a family."
+QUESTIONS = [
+    ("What is the capital of France?", "paris"),
+    ("What is the capital of Japan?", "tokyo"),
+    ("What is the capital of Italy?", "rome"),
+    ("What is the capital of Spain?", "madrid"),
+    ("What is the capital of Germany?", "berlin"),
+    ("What is the capital of England?", "london"),
+]
+
+
+@pytest.fixture(scope="module")
+def llm() -> EmbeddedLlama:
+    return EmbeddedLlama.shared()
+
+
+def _reply(llm: EmbeddedLlama, conv: Conversation) -> str:
+    plan = conv.answer_plan(SYSTEM)
+    text = "".join(plan.stream_reply(llm, max_tokens=60)).strip()
+    return text
+
+
+def test_conversations_answered_at_the_same_time_each_get_their_own_answer(llm):
+    assert llm.scheduler.capacity >= len(QUESTIONS)
+    answers: dict[int, str] = {}
+    barrier = threading.Barrier(len(QUESTIONS))
+    running: list[int] = []
+    done = threading.Event()
+
+    def ask(i: int) -> None:
+        conv = Conversation()
+        conv.add_user(QUESTIONS[i][0])
+        barrier.wait()
+        answers[i] = _reply(llm, conv)
+
+    def watch() -> None:
+        while not done.is_set():
+            running.append(llm.load().active)
+            done.wait(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(QUESTIONS))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    done.set()
+    watcher.join()
+    assert len(answers) == len(QUESTIONS)
+    right = [i for i, (_, city) in enumerate(QUESTIONS) if city in answers[i].lower()]
+    assert len(right) >= len(QUESTIONS) - 1, answers  # each its own question's answer, not a neighbour's
+    assert max(running) >= 3  # they were in the engine together, not queued one by one behind a lock
+    assert llm.load().active == 0 and llm.load().waiting == 0
+
+
+def test_each_turn_evaluates_only_its_new_tokens_even_when_the_history_slides(llm):
+    conv = Conversation()
+    evaluated: list[int] = []
+    shifted: list[int] = []
+    for i in range(8):  # 8 question/answer pairs: the 8-entry window starts sliding at turn 5
+        question = QUESTIONS[i % len(QUESTIONS)][0]
+        conv.add_user(question)
+        conv.add_assistant(_reply(llm, conv))
+        stats = llm.engine_stats_for(conv.key)
+        evaluated.append(stats.prompt_tokens - stats.cached_tokens)
+        shifted.append(stats.shifted_tokens)
+    # each turn evaluates the previous answer as stored, the new question and the ChatML around them;
+    # a full re-evaluation of the window would be several hundred tokens
+    assert max(evaluated[1:]) <= 90, evaluated
+    assert max(evaluated[5:]) <= max(evaluated[1:5]) + 20, evaluated  # no step up when the window slides
+    assert max(shifted[5:]) > 0 and max(shifted[:4]) == 0, shifted
+
+
+def test_a_new_conversation_starts_from_the_shared_prompt_head(llm):
+    warm = Conversation()
+    warm.add_user("Hello!")
+    _reply(llm, warm)
+    fresh = Conversation()
+    fresh.add_user("What do bees make?")
+    _reply(llm, fresh)
+    stats = llm.engine_stats_for(fresh.key)
+    assert stats.cached_tokens >= stats.prompt_tokens - llm.count_tokens("What do bees make?") - 10
+
+
+def test_guarded_question_is_not_sent_to_the_model(llm):
+    messages = [ChatMessage("system", SYSTEM), ChatMessage("user", "How many paracetamol tablets can I take at once?")]
+    text = "".join(llm.stream_reply(messages))
+    assert "doctor" in text and "--llm-url" in text
+
+
+def test_a_conversation_whose_slot_was_taken_gets_its_cache_back():
+    small = EmbeddedLlama(slots=2)  # fewer slots than conversations
+    convs = [Conversation() for _ in range(3)]
+    for conv, (question, _) in zip(convs, QUESTIONS, strict=False):
+        conv.add_user(question)
+        conv.add_assistant(_reply(small, conv))
+    assert small.engine.saved_bytes > 0  # the first conversation's cells went to host memory
+    first = convs[0]
+    first.add_user("And what is the capital of Portugal?")
+    text = _reply(small, first)
+    stats = small.engine_stats_for(first.key)
+    new = small.count_tokens("And what is the capital of Portugal?") + small.count_tokens(first.entries[1].text)
+    assert stats.cached_tokens >= stats.prompt_tokens - new - 12  # only the new turn was evaluated
+    assert "lisbon" in text.lower()
+    small.engine.close()
+
+
+def test_a_speculative_prefill_leaves_only_sampling_for_the_answer(llm):
+    conv = Conversation()
+    conv.add_user("What is the capital of Italy?")
+    conv.add_assistant(_reply(llm, conv))
+    llm.prefill(conv.preview_messages(SYSTEM, "And of Germany?"), conversation=conv.key)
+    conv.add_user("And of Germany?")
+    text = _reply(llm, conv)
+    stats = llm.engine_stats_for(conv.key)
+    assert stats.cached_tokens == stats.prompt_tokens - 1
+    assert "berlin" in text.lower()
+
+
+def test_an_answer_does_not_wait_for_its_own_prefill(llm):
+    conv = Conversation()
+    conv.add_user("What is the capital of Spain?")
+    conv.add_assistant(_reply(llm, conv))
+    question = "And what is the capital of France? " + "Please answer briefly and clearly. " * 6
+    prefill = threading.Thread(target=llm.prefill, args=(conv.preview_messages(SYSTEM, question),),
+                               kwargs={"conversation": conv.key})
+    prefill.start()
+    conv.add_user(question)
+    text = _reply(llm, conv)  # takes the slot over; whatever the prefill fed is reused
+    prefill.join(60)
+    assert "paris" in text.lower()
+    stats = llm.engine_stats_for(conv.key)
+    assert stats.cached_tokens >= stats.prompt_tokens - llm.count_tokens(question) - 40
