@@ -100,8 +100,8 @@ async def test_speech_over_the_answer_interrupts_it_and_is_answered(client_facto
     client = client_factory(said, lead_s=0.25)  # paced: the answer is still playing when the listener speaks
     client.services.llm.reply = " ".join(["word"] * 300)  # 30 s of answer: still playing however slow the machine
     await client.play(np.concatenate([silence(0.5), speech(1.0), silence(1.0)]))
-    while "first_audio" not in client.types():
-        await asyncio.sleep(0.01)
+    await client.until("modelTurn", count=10, timeout_s=30.0)  # ~1 s sent: some words were heard
+    await asyncio.sleep(0.3)
     await client.play(np.concatenate([speech(1.5), silence(1.0)]))
     await client.until("interrupted")
     await client.until("turnComplete")  # the interrupted answer's
@@ -110,7 +110,8 @@ async def test_speech_over_the_answer_interrupts_it_and_is_answered(client_facto
     judged = next(e for e in client.events if e["type"] == "overlap_judged")
     assert judged["action"] == "interrupt"
     cut = next(e for e in client.events if e["type"] == "interrupted")
-    assert cut["played_s"] < 30.0 and cut["heard"].split() == ["word"] * len(cut["heard"].split())
+    assert 0.0 < cut["played_s"] < 30.0 and cut["heard"].split() == ["word"] * len(cut["heard"].split())
+    assert cut["heard"], "the listener heard part of the answer before speaking over it"
     kinds = client.kinds()
     assert kinds.index("interrupted") < kinds.index("turnComplete")
     texts = [e.text for e in client.session.memory.recent()]
