@@ -23,8 +23,9 @@ class Billing:
         if self.ledger is None:
             return
         usage = self.meter.take_unrecorded()
-        if not usage.total_tokens:
-            return
+        if not usage.total_tokens and outcome == "listening":
+            return  # a turn is recorded even when the once-a-second checkpoint already took its tokens:
+            # the report counts answered, declined and interrupted turns from these events
         event = UsageEvent.from_usage(
             usage, session_id=self.session_id, turn_index=self.turn_index, api_key_id=self.api_key_id,
             model=self.model, at=datetime.now(UTC), outcome=outcome,  # type: ignore[arg-type]
