@@ -136,3 +136,47 @@ async def test_client_content_answers_from_memory(client_factory):
     await client.until("turnComplete")
     assert [e.text for e in client.session.memory.recent()] == ["Hi", "It is noon."]
     await client.session.close()
+
+
+async def test_a_resumed_session_continues_the_same_memory():
+    from chimein.memory.conversation import Conversation
+    from chimein.session.resumption import ResumableState, ResumptionStore
+
+    store = ResumptionStore()
+    memory = Conversation()
+    memory.add_user("My name is Ada.")
+    handle = store.issue(ResumableState(memory, "first-session"), 0.0)
+    messages: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    body = {"model": "models/gemini-2.5-flash-native-audio-preview-09-2025", "sessionResumption": {"handle": handle},
+            "generationConfig": {"responseModalities": ["TEXT"]}}
+    session = LiveSession(parse_setup(body), resolve_model(body["model"]), FakeServices(FakeAsr(["x"])),  # type: ignore[arg-type]
+                          send, SessionOptions(observer=events.append, resumption=store, clock=lambda: 1.0))
+    assert session.memory is memory
+    assert next(e for e in events if e["type"] == "resumed")["conversation_id"] == "first-session"
+    await session.handle(RealtimeText(text="What is my name?"))
+    while not any("turnComplete" in m.get("serverContent", {}) for m in messages):
+        await asyncio.sleep(0.01)
+    await session.close()
+    update = next(m["sessionResumptionUpdate"] for m in messages if "sessionResumptionUpdate" in m)
+    assert update["resumable"] and store.resume(update["newHandle"], 2.0).memory is memory
+    assert [e.text for e in memory.recent()][:2] == ["My name is Ada.", "What is my name?"]
+
+
+async def test_an_unknown_resumption_handle_is_refused_with_1008():
+    from chimein.protocol.messages import ProtocolError
+    from chimein.session.resumption import ResumptionStore
+
+    body = {"model": "models/gemini-2.5-flash-native-audio-preview-09-2025", "sessionResumption": {"handle": "nope"}}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    with pytest.raises(ProtocolError) as caught:
+        LiveSession(parse_setup(body), resolve_model(body["model"]), FakeServices(FakeAsr(["x"])),  # type: ignore[arg-type]
+                    send, SessionOptions(resumption=ResumptionStore()))
+    assert caught.value.code == 1008 and "unknown session resumption handle" in caught.value.reason
