@@ -113,9 +113,12 @@ async def test_speech_over_the_answer_interrupts_it_and_is_answered(client_facto
     assert cut["played_s"] < 30.0 and cut["heard"].split() == ["word"] * len(cut["heard"].split())
     kinds = client.kinds()
     assert kinds.index("interrupted") < kinds.index("turnComplete")
-    texts = [e.text for e in client.session.memory.recent()]
-    assert texts[0] == "What time is it?" and texts[2] == "Tell me about trains instead."
-    assert client.session.memory.recent()[1].interrupted and texts[1] == cut["heard"]
+    # Memory: the question, the words of the answer the listener heard (none if it was cut within its
+    # first word: how far it got depends on the machine's speed), then the interrupting turn.
+    entries = client.session.memory.recent()
+    heard = [cut["heard"]] if cut["heard"] else []
+    assert [e.text for e in entries][: 2 + len(heard)] == ["What time is it?", *heard, "Tell me about trains instead."]
+    assert all(e.interrupted for e in entries if e.kind == "assistant")
     await client.session.close()
 
 
