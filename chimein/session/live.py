@@ -54,7 +54,7 @@ from chimein.policy.barge_in import (
     judge_overlap,
     words_of,
 )
-from chimein.policy.chatter import background_reason
+from chimein.policy.chatter import background_reason, overrules_level, reference_level_db
 from chimein.policy.instruction import answer_instruction
 from chimein.policy.proactivity import Decision, ProactivityPolicy, Turn
 from chimein.protocol import server_messages as out
@@ -148,6 +148,7 @@ class Answer:
     carried: bool = False  # the user audio joins an earlier, unfinished part of the turn
     start_s: float = 0.0  # where the user's turn began on the input clock
     from_participant: bool = False  # already known to be a participant (it interrupted an answer)
+    voice: str | None = None  # the participant voice that took this turn (an answered one sets the reference level)
     may_send: asyncio.Event = field(default_factory=asyncio.Event)  # cleared while an overlap is judged
 
     def __post_init__(self) -> None:
@@ -229,6 +230,7 @@ class LiveSession(CoListeningMixin):
         self._transcribed_before = False  # an inputTranscription was sent in this session
         self._answer_heard_until_s = -1e9  # input time when the last answer's audio ended at the listener
         self._participant_levels: list[float] = []  # every participant turn's level, printed or not
+        self._answered_voices: set[str] = set()  # voices that took an answered turn: the level reference (#11)
         self.participants = Participants()
         for voice in self.options.enrolled_voices:
             self.participants.enrol(voice)
@@ -458,11 +460,8 @@ class LiveSession(CoListeningMixin):
         return is_backchannel(text) or voiced_seconds(answer.user_audio) < ACK_MAX_SPEECH_S
 
     def _reference_level_db(self) -> float | None:
-        """The participants' speaking level: the loudest voice's usual level (else recent turns' median)."""
-        usual = [v.level_db for v in self.participants.voices if v.level_db is not None]
-        if usual:
-            return max(usual)
-        return float(np.median(self._participant_levels[-8:])) if self._participant_levels else None
+        """The participants' speaking level (policy/chatter.py): never a recording's or the loudest first."""
+        return reference_level_db(self.participants.voices, self._answered_voices, self._participant_levels)
 
     def _end_user_turn(self, audio: np.ndarray, ended_at_s: float, *, interrupting: bool = False) -> None:
         carry_start, self._carry_start_s = self._carry_start_s, None
@@ -536,7 +535,17 @@ class LiveSession(CoListeningMixin):
             self._emit("ignored", reason="no words recognised (noise or a blip)")
             self._answer = None
             return
-        chatter = None if answer.from_participant else self._chatter_reason(level, match)
+        # Proactive audio off: every completed turn is answered, like the Live API (#11); while the
+        # assistant speaks, the overlap judge still keeps quiet speech from cutting it off.
+        from_participant = answer.from_participant or self.policy is None
+        chatter = None if from_participant else self._chatter_reason(level, match)
+        if chatter is not None and self.policy is not None:
+            # Level is a tie-breaker: a turn that calls the assistant or asks on topic is kept (#11).
+            context = [Turn(e.speaker, e.text) for e in self.memory.recent()]
+            decision = await asyncio.to_thread(self.policy.decide, text, context)
+            if overrules_level(decision.rule, decision.answer):
+                self._emit("level_overruled", answer_id=answer.id, level_reason=chatter, rule=decision.rule)
+                chatter = None
         if chatter is not None:
             self._emit("ignored", reason=chatter, text=text)
             self._answer = None
@@ -545,6 +554,7 @@ class LiveSession(CoListeningMixin):
         if embedding is not None:
             known = len(self.participants.voices)
             voice = self.participants.learn(embedding, level)
+            answer.voice = voice.name
             self._emit("speaker", answer_id=answer.id, name=voice.name, new=len(self.participants.voices) > known,
                        enrolled=voice.enrolled)
         if self.policy is not None and self._is_acknowledgement(text, answer):
@@ -620,6 +630,8 @@ class LiveSession(CoListeningMixin):
                                 extra={"decision": decision.to_json()})
 
     async def _speak(self, answer: Answer, decision: Decision | None) -> None:
+        if answer.voice is not None:
+            self._answered_voices.add(answer.voice)
         if decision is not None:
             self._emit("decision", answer_id=answer.id, **decision.to_json())
             log.info("session %s: %s", self.session_id, decision.reason)
