@@ -55,7 +55,8 @@ from chimein.policy.barge_in import (
     words_of,
 )
 from chimein.policy.chatter import background_reason, overrules_level, reference_level_db
-from chimein.policy.instruction import answer_instruction
+from chimein.policy.hints import recognition_hints
+from chimein.policy.instruction import answer_instruction, parse_instruction
 from chimein.policy.proactivity import Decision, ProactivityPolicy, Turn
 from chimein.protocol import server_messages as out
 from chimein.protocol.messages import (
@@ -212,6 +213,10 @@ class LiveSession(CoListeningMixin):
         self.policy = ProactivityPolicy(setup.system_instruction, embedder=services.embedder) if setup.proactive_audio else None
         self.llm: LanguageModel = services.llm
         self.answer_instruction = answer_instruction(setup.system_instruction)
+        # Names, wake phrase and topics bias the recogniser (#11); protocol/ fills custom_vocabulary
+        # from inputAudioTranscription.customVocabulary / adaptationPhrases when a client sends them.
+        rules = self.policy.rules if self.policy is not None else parse_instruction(setup.system_instruction)
+        self.hotwords = recognition_hints(rules, getattr(setup, "custom_vocabulary", None) or ())
         self._detector_lock = asyncio.Lock()
         self._pause_seq = 0
         self._manual_audio: list[np.ndarray] | None = None  # activityStart..activityEnd in manual mode
@@ -329,7 +334,7 @@ class LiveSession(CoListeningMixin):
     async def _check_end_of_turn(self, paused: SpeechPaused, seq: int) -> None:
         if self._overlap is None:
             # Speculative: transcribe the paused audio now; reused if the turn ends in this pause.
-            self._speculative = (seq, asyncio.ensure_future(asyncio.to_thread(self.services.asr.transcribe, paused.audio)))
+            self._speculative = (seq, asyncio.ensure_future(asyncio.to_thread(self.services.asr.transcribe, paused.audio, hotwords=self.hotwords)))
         probability = await asyncio.to_thread(self.services.smart_turn.completion_probability, paused.audio)
         self._eot_probability = probability
         self._emit("end_of_turn_scored", at_s=paused.at_s, probability=round(probability, 3))
@@ -379,7 +384,7 @@ class LiveSession(CoListeningMixin):
             needs_words = transcript is None or (transcribed_while_speaking and not still)
             if needs_words and (not still or duration >= 0.6):
                 audio = overlap.ended_audio if overlap.ended_audio is not None else self.detector.utterance_audio()
-                result = await asyncio.to_thread(self.services.asr.transcribe, audio)
+                result = await asyncio.to_thread(self.services.asr.transcribe, audio, hotwords=self.hotwords)
                 transcript, transcribed_while_speaking = result.text, still
                 continue
             speech_end = overlap.ended_at_s if overlap.ended_audio is not None else overlap.paused_at_s
@@ -522,7 +527,7 @@ class LiveSession(CoListeningMixin):
         if speculative is not None and speculative[0] == self._pause_seq and not answer.carried:
             transcription = await speculative[1]  # the audio since that pause is silence: same words
         else:
-            transcription = await asyncio.to_thread(self.services.asr.transcribe, answer.user_audio)
+            transcription = await asyncio.to_thread(self.services.asr.transcribe, answer.user_audio, hotwords=self.hotwords)
         embedding = await voice_print
         text = transcription.text.strip()
         level = speech_level_db(answer.user_audio)
