@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # System packages the test suite uses as real peers: PostgreSQL (the ledger's second backend)
-# and Chromium (the browser console's end-to-end test, driven by Playwright; never `playwright install`).
+# and Chromium (the browser console's end-to-end test, driven by Playwright; never `playwright install`),
+# and CMU Flite (voices no scene was tuned on, for the bench's held-back decision scenes).
 # Installed with apt when missing and when we are allowed to (root); otherwise those tests
 # skip and say why.
 set -uo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v flite >/dev/null || need+=(flite)  # CMU Flite: the bench's held-back voices (slt, rms, awb)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "test-services: PostgreSQL and Chromium present"
+  echo "test-services: PostgreSQL, Chromium and Flite present"
   exit 0
 fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
