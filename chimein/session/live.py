@@ -58,6 +58,7 @@ from chimein.policy.chatter import background_reason, overrules_level, reference
 from chimein.policy.hints import recognition_hints
 from chimein.policy.instruction import answer_instruction, parse_instruction
 from chimein.policy.proactivity import Decision, ProactivityPolicy, Turn
+from chimein.policy.turns import split_reason
 from chimein.protocol import server_messages as out
 from chimein.protocol.messages import (
     CLOSE_INVALID_DATA,
@@ -150,6 +151,12 @@ class Answer:
     start_s: float = 0.0  # where the user's turn began on the input clock
     from_participant: bool = False  # already known to be a participant (it interrupted an answer)
     voice: str | None = None  # the participant voice that took this turn (an answered one sets the reference level)
+    ended_at_s: float = 0.0  # where the user's speech ended on the input clock
+    earlier: Answer | None = None  # the dropped answer whose speech this turn continues (#11: maybe a new turn)
+    own_audio: np.ndarray | None = None  # this utterance alone, before it was joined to the earlier one
+    own_start_s: float = 0.0
+    sent_text: str | None = None  # the inputTranscription already sent for this turn
+    in_memory: bool = False  # its text is in the conversation memory
     may_send: asyncio.Event = field(default_factory=asyncio.Event)  # cleared while an overlap is judged
 
     def __post_init__(self) -> None:
@@ -228,6 +235,7 @@ class LiveSession(CoListeningMixin):
         self._history = AudioHistory(max_s=HISTORY_S)  # what the detector heard, for joining a continued turn
         self._utterance_start_s = 0.0
         self._carry_start_s: float | None = None
+        self._carried_answer: Answer | None = None  # the answer dropped when its speaker (or someone) went on
         self._overlap: Overlap | None = None
         self._ignore_utterance: str | None = None  # why the current utterance is not a turn
         self._interrupting_utterance = False  # the current utterance interrupted an answer: a participant
@@ -358,6 +366,7 @@ class LiveSession(CoListeningMixin):
             answer.stop()
             self._answer = None
             self._carry_start_s = answer.start_s
+            self._carried_answer = answer
             self._emit("answer_dropped", answer_id=answer.id, reason="speaker continued before the answer began")
             return
         if self.setup.activity_handling == "NO_INTERRUPTION":
@@ -470,7 +479,9 @@ class LiveSession(CoListeningMixin):
 
     def _end_user_turn(self, audio: np.ndarray, ended_at_s: float, *, interrupting: bool = False) -> None:
         carry_start, self._carry_start_s = self._carry_start_s, None
-        start_s = self._utterance_start_s
+        earlier, self._carried_answer = self._carried_answer, None
+        start_s = own_start_s = self._utterance_start_s
+        own_audio = audio
         if carry_start is not None:
             # One turn across a pause: take the continuous audio, not two clips spliced together.
             start_s = carry_start
@@ -483,7 +494,9 @@ class LiveSession(CoListeningMixin):
         if not interrupting and self._keep_as_heard(audio, start_s, ended_at_s):  # a recording playing (#6)
             return
         answer = Answer(id=uuid.uuid4().hex[:12], user_audio=audio, carried=carry_start is not None, start_s=start_s,
-                        from_participant=interrupting)
+                        from_participant=interrupting, ended_at_s=ended_at_s, own_start_s=own_start_s,
+                        earlier=earlier if carry_start is not None else None,
+                        own_audio=own_audio if carry_start is not None else None)
         self._answer = answer
         answer.task = self._spawn(self._run_spoken_turn(answer, ended_at_s))
 
@@ -521,6 +534,8 @@ class LiveSession(CoListeningMixin):
 
     async def _run_spoken_turn(self, answer: Answer, ended_at_s: float) -> None:
         assert answer.user_audio is not None
+        if answer.earlier is not None:
+            await self._split_if_new_turn(answer)
         speculative, self._speculative = self._speculative, None
         eot_probability = self._eot_probability
         voice_print = asyncio.ensure_future(asyncio.to_thread(self.services.speakers.embed, answer.user_audio))
@@ -576,11 +591,43 @@ class LiveSession(CoListeningMixin):
             # so "Oh yes, me too." and "My favorite..." do not run together.
             await self._send(out.input_transcription(text if not self._transcribed_before else " " + text))
             self._transcribed_before = True
+        answer.sent_text = text
         grace = self._pause_grace(text, eot_probability)
         if grace:
             self._emit("pause_grace", answer_id=answer.id, seconds=grace, end_of_turn=eot_probability)
             await asyncio.sleep(grace)  # a speaker who goes on now drops this answer and continues the turn
         await self._respond(answer, text)
+
+    async def _split_if_new_turn(self, answer: Answer) -> None:
+        """Speech that went on before the answer began is a new turn when it is a new voice or
+        comes after a clear gap (policy/turns.py): the earlier speech keeps its own transcript and
+        is context for this turn, instead of being spliced onto it (#11)."""
+        earlier, own = answer.earlier, answer.own_audio
+        answer.earlier = None
+        if earlier is None or earlier.user_audio is None or own is None:
+            return
+        before, now = await asyncio.gather(
+            asyncio.to_thread(self.services.speakers.embed, earlier.user_audio),
+            asyncio.to_thread(self.services.speakers.embed, own),
+        )
+        similarity = None if before is None or now is None else float(np.dot(before, now))
+        gap_s = answer.own_start_s - earlier.ended_at_s
+        why = split_reason(gap_s, similarity)
+        if why is None:
+            return
+        self._emit("turn_split", answer_id=answer.id, earlier_id=earlier.id, reason=why, gap_s=round(gap_s, 2),
+                   voice_similarity=None if similarity is None else round(similarity, 2))
+        text = earlier.sent_text
+        if text is None:
+            result = await asyncio.to_thread(self.services.asr.transcribe, earlier.user_audio, hotwords=self.hotwords)
+            text = result.text.strip()
+            if text and self.setup.input_transcription:
+                await self._send(out.input_transcription(text if not self._transcribed_before else " " + text))
+                self._transcribed_before = True
+            self._emit("transcribed", answer_id=earlier.id, text=text, ended_at_s=earlier.ended_at_s, context_only=True)
+        if text and not earlier.in_memory:
+            self.memory.add_user(text)  # heard, and context for the turn that follows
+        answer.user_audio, answer.start_s, answer.carried = own, answer.own_start_s, False
 
     @staticmethod
     def _pause_grace(text: str, eot_probability: float | None) -> float:
@@ -608,6 +655,7 @@ class LiveSession(CoListeningMixin):
             context = [Turn(e.speaker, e.text) for e in self.memory.recent()]
             if text and not already_in_memory:
                 self.memory.add_user(text)
+                answer.in_memory = True
             if self.policy is not None and text:
                 decision = await asyncio.to_thread(self.policy.decide, text, context)
             else:
