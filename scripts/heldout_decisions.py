@@ -121,6 +121,15 @@ def flite(text: str, voice: str) -> np.ndarray:
     return resample(audio, rate, 16000).astype(np.float32)
 
 
+def _speak(text: str, voice: str) -> np.ndarray:
+    """A Flite voice (slt, rms, awb, kal...) or one of chimein's bench voices (heart, joe, joe-high, heart-low)."""
+    from chimein.bench.voices import VOICES, speak
+
+    if voice in VOICES and not VOICES[voice].base.startswith("flite:"):
+        return speak(text, voice)
+    return flite(text, voice)
+
+
 def _at_level(audio: np.ndarray, dbfs: float) -> np.ndarray:
     from chimein.perception.levels import speech_level_db
 
@@ -158,7 +167,7 @@ def run_spoken(split: str, voices: list[str], levels: list[float], hotwords: boo
     key_hits = key_total = 0
     started = time.monotonic()
     for t, voice, level in plan:
-        audio = _at_level(flite(t.text, voice), -26.0 + level)
+        audio = _at_level(_speak(t.text, voice), -26.0 + level)
         heard = asr.transcribe(audio, hotwords=hints[t.instruction]).text
         policy = policies[t.instruction]
         for phrase in _key_words(policy.rules):
@@ -192,7 +201,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("mode", choices=("text", "spoken"))
     parser.add_argument("--split", default="heldout", choices=("heldout", "dev", "test"))
     parser.add_argument("--limit", type=int, default=None, help="text: only the first N turns")
-    parser.add_argument("--voices", default="slt,rms,awb", help="spoken: Flite voices, in rotation")
+    parser.add_argument("--voices", default="slt,rms,awb",
+                        help="spoken: voices in rotation: Flite (slt, rms, awb) or chimein's (heart, joe, joe-high, heart-low)")
     parser.add_argument("--levels", default="0,-8,-14", help="spoken: levels in dB relative to -26 dBFS")
     parser.add_argument("--no-hotwords", action="store_true", help="spoken: recognise without the instruction's hints")
     parser.add_argument("--real", type=int, default=2, help="spoken: real recordings per instruction and level (silent)")
