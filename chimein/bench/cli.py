@@ -270,11 +270,13 @@ def _session_defaults() -> dict[str, Any]:
     """The session settings every configuration ran with (style.md: record resolved options)."""
     from chimein.perception.activity import ActivityConfig
     from chimein.session import live
+    from chimein.session.options import TurnOptions
 
     options = {f.name: getattr(live.SessionOptions(), f.name) for f in dataclasses.fields(live.SessionOptions)
                if f.name not in ("clock", "observer")}
     return {
         "session_options": options,
+        "turn_options": TurnOptions().to_json(),  # endpointing, interruption, proactivity (setup-dependent ones per config)
         "activity_detection": dataclasses.asdict(ActivityConfig()),
         "smart_turn_threshold": getattr(live, "SMART_TURN_THRESHOLD", None),
         "default_max_answer_tokens": getattr(live, "DEFAULT_MAX_ANSWER_TOKENS", None),

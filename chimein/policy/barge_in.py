@@ -157,3 +157,25 @@ def is_stop_request(text: str) -> bool:
 
 
 _POLITE = frozenset("please that s thats it there now talking you me let just a second minute moment on".split())
+
+
+# "Wait... stop." may reach us as two turns; a stop-only turn this soon after an interruption is
+# the same request for silence, not a question.
+STOP_FOLLOW_UP_S = 3.0
+# Speech over the answer whose voice print is the assistant's own (by this much more than any
+# participant's) is the loudspeaker coming back, whatever the echo canceller left of it.
+OWN_VOICE_SIMILARITY = 0.5
+OWN_VOICE_LEAD = 0.1
+
+
+def is_stop_follow_up(text: str, *, interrupting: bool, ended_at_s: float, last_interrupt_at_s: float) -> bool:
+    """Only "stop"/"wait" words from someone who interrupted (or just after an interruption): nothing to answer."""
+    just_interrupted = ended_at_s - last_interrupt_at_s < STOP_FOLLOW_UP_S
+    return (interrupting or just_interrupted) and is_stop_request(text)
+
+
+def own_voice_veto(own_similarity: float, participant_similarity: float) -> OverlapVerdict | None:
+    """A "resume" verdict when the overlap's voice print is the assistant's own, else None."""
+    if own_similarity >= OWN_VOICE_SIMILARITY and own_similarity >= participant_similarity + OWN_VOICE_LEAD:
+        return OverlapVerdict("resume", f"the assistant's own voice (voice print {own_similarity:.2f})")
+    return None

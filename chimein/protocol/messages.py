@@ -144,6 +144,13 @@ def _modalities(value: Any) -> tuple[str, ...]:
 
 def parse_setup(body: Any) -> Setup:
     """Decode ``{"setup": {...}}``'s body. Raises ProtocolError on values we cannot honour."""
+    try:
+        return _setup(body)
+    except (TypeError, AttributeError, ValueError, KeyError, IndexError) as exc:
+        raise ProtocolError(CLOSE_INVALID_DATA, f"malformed setup: {type(exc).__name__}: {exc}") from None
+
+
+def _setup(body: Any) -> Setup:
     if not isinstance(body, dict):
         raise ProtocolError(CLOSE_INVALID_DATA, "setup must be a JSON object")
     model = get(body, "model")
@@ -269,7 +276,9 @@ def parse_json_frame(frame: str | bytes) -> dict[str, Any]:
     """Decode a text frame into a JSON object, or refuse it."""
     try:
         message = json.loads(frame)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except RecursionError:  # e.g. 100,000 '[': the decoder's recursion limit, not our failure
+        raise ProtocolError(CLOSE_INVALID_DATA, "frame is not valid JSON: nested too deeply") from None
+    except (ValueError, UnicodeDecodeError):  # JSONDecodeError, and integers past Python's digit limit
         raise ProtocolError(CLOSE_INVALID_DATA, "frame is not valid JSON") from None
     if not isinstance(message, dict):
         raise ProtocolError(CLOSE_INVALID_DATA, "frame must be a JSON object such as {\"realtimeInput\": {...}}")
@@ -350,7 +359,18 @@ def _client_content(body: Any) -> ClientContent:
 
 
 def parse_client_message(message: dict[str, Any]) -> list[ClientEvent]:
-    """Decode a post-setup frame into events. A second ``setup`` or an unknown message is refused."""
+    """Decode a post-setup frame into events. A second ``setup`` or an unknown message is refused.
+
+    A shape the decoders did not foresee (a number where a list belongs...) is the client's
+    malformed frame too: it closes with 1007 and a reason, never as a server error.
+    """
+    try:
+        return _client_message(message)
+    except (TypeError, AttributeError, ValueError, KeyError, IndexError) as exc:
+        raise ProtocolError(CLOSE_INVALID_DATA, f"malformed frame: {type(exc).__name__}: {exc}") from None
+
+
+def _client_message(message: dict[str, Any]) -> list[ClientEvent]:
     if get(message, "setup") is not None:
         raise ProtocolError(CLOSE_POLICY, "setup was already received: send it once, as the first frame")
     if get(message, "realtime_input") is not None:
@@ -359,6 +379,8 @@ def parse_client_message(message: dict[str, Any]) -> list[ClientEvent]:
         return [_client_content(get(message, "client_content"))]
     if get(message, "tool_response") is not None:
         responses = get(get(message, "tool_response"), "function_responses") or []
+        if not isinstance(responses, list):
+            raise ProtocolError(CLOSE_INVALID_DATA, "toolResponse.functionResponses must be a list")
         return [ToolResponse(function_responses=tuple(r for r in responses if isinstance(r, dict)))]
     keys = ", ".join(sorted(message)[:3]) or "(empty)"
     raise ProtocolError(

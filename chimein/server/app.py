@@ -41,6 +41,7 @@ from chimein.protocol.messages import (
 from chimein.protocol.models import resolve_model
 from chimein.server.auth import KeyChecker, presented_key
 from chimein.session.live import LiveSession, SessionOptions
+from chimein.session.outbox import Disconnected
 from chimein.session.resumption import ResumptionStore
 from chimein.session.services import Services
 from chimein.usage.ledger import api_key_id
@@ -158,7 +159,7 @@ class LiveServer:
         except ProtocolError as exc:
             log.info("closing %s: %s %s", ws.remote_address, exc.code, exc.reason)
             await ws.close(exc.code, exc.close_reason)
-        except ConnectionClosed:
+        except (ConnectionClosed, Disconnected):  # the client hung up: a normal end
             pass
         except Exception:
             log.exception("session failed")
@@ -186,7 +187,10 @@ class LiveServer:
         setup = parse_setup(body)
         model = resolve_model(setup.model)
         async def send(message: dict[str, Any]) -> None:
-            await ws.send(json.dumps(message, separators=(",", ":")))
+            try:
+                await ws.send(json.dumps(message, separators=(",", ":")))
+            except ConnectionClosed as exc:  # the client hung up (e.g. while an answer plays): a normal end
+                raise Disconnected(str(exc)) from None
 
         enrolled = await asyncio.to_thread(self.voices.voices)  # a few small files, read off the event loop
         options = SessionOptions(
@@ -248,7 +252,7 @@ class LiveServer:
 
 
 async def _send_quietly(send: Callable[[dict[str, Any]], Any], message: dict[str, Any]) -> None:
-    with contextlib.suppress(ConnectionClosed):
+    with contextlib.suppress(ConnectionClosed, Disconnected):
         await send(message)
 
 

@@ -7,7 +7,6 @@ import base64
 import json
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -266,10 +265,8 @@ async def test_interrupted_answer_is_remembered_up_to_the_cut(server):
                     events.append(message["chimeinEvent"])
 
         receiver = asyncio.create_task(receive())
-        started = time.monotonic()
         await mic.run(14)
         receiver.cancel()
-    assert time.monotonic() - started < 30
     cut = next(e for e in events if e["type"] == "interrupted")
     # Memory holds exactly the words the listener heard: a prefix of what was sent, ending where the audio stopped.
     heard = cut["heard"].split()

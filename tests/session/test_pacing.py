@@ -54,9 +54,9 @@ def test_audio_history_ring():
 
 
 def test_pause_grace_for_unfinished_turns():
-    from chimein.session.live import PAUSE_GRACE_S, PAUSE_GRACE_TEXT_S, LiveSession
+    from chimein.policy.endpointing import PAUSE_GRACE_S, PAUSE_GRACE_TEXT_S, pause_grace_s
 
-    grace = LiveSession._pause_grace
+    grace = pause_grace_s
     assert grace("I was thinking we could maybe.", 0.03) == PAUSE_GRACE_TEXT_S
     assert grace("Can you tell me?", 0.78) == PAUSE_GRACE_TEXT_S  # a request with nothing asked yet
     assert grace("So the thing about the train is that.", 0.55) == PAUSE_GRACE_TEXT_S

@@ -1,0 +1,137 @@
+"""Speaking one reply: language model -> clauses -> speech -> paced audio chunks.
+
+The LLM streams in a worker thread, each clause is synthesised in a worker thread, and the audio
+goes out in <= 100 ms chunks no faster than real time plus a small lead (session/pacing.py), so
+an interruption stops it promptly and "what was heard" is known. Everything here acts on one
+:class:`~chimein.session.speech.SpeechHandle`; it changes no turn state (it reports the first
+audio through ``on_audible``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chimein.generation.llm import LanguageModel
+from chimein.generation.text import ClauseSplitter
+from chimein.generation.tts import OUTPUT_RATE, SpokenAudio
+from chimein.memory.conversation import AnswerPlan
+from chimein.perception.echo import EchoCanceller
+from chimein.protocol import server_messages as out
+from chimein.session.pacing import CHUNK_SAMPLES, PlaybackTracker
+from chimein.session.speech import SpeechHandle
+from chimein.usage.tokens import UsageMeter
+
+
+@dataclass
+class Playout:
+    """What speaking needs from the session: the models, the meter, the echo canceller, the outbox."""
+
+    llm: LanguageModel
+    synthesizer: Callable[[], Any]  # the voice's synthesizer (loaded on first use)
+    meter: UsageMeter
+    echo: EchoCanceller
+    input_clock_s: Callable[[], float]  # the input-audio clock (when the microphone will hear a chunk)
+    clock: Callable[[], float]  # the session clock that paces output
+    lead_s: float
+    send: Callable[[dict[str, Any]], None]
+    emit: Callable[..., None]
+    on_audible: Callable[[SpeechHandle], None]
+    max_tokens: int
+    text_only: bool
+    output_transcription: bool
+
+    async def speak(self, handle: SpeechHandle, plan: AnswerPlan) -> None:
+        """Stream the reply; returns when all of it was sent (or raises the LLM's error)."""
+        loop = asyncio.get_running_loop()
+        deltas: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
+
+        def produce() -> None:
+            try:
+                for delta in plan.stream_reply(self.llm, max_tokens=self.max_tokens, cancel=handle.cancel):
+                    loop.call_soon_threadsafe(deltas.put_nowait, delta)
+            except BaseException as exc:  # handed to the loop, re-raised there
+                loop.call_soon_threadsafe(deltas.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(deltas.put_nowait, None)
+
+        producer = loop.run_in_executor(None, produce)
+        clips: asyncio.Queue[SpokenAudio | None] = asyncio.Queue()
+        player = None if self.text_only else asyncio.ensure_future(self._play(handle, clips))
+        splitter = ClauseSplitter(max_sentences=2)
+        try:
+            while True:
+                item = await deltas.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                for clause in splitter.feed(item):
+                    await self._clause(handle, clause, clips)
+                if splitter.done:
+                    handle.cancel.set()
+            for clause in splitter.flush():
+                await self._clause(handle, clause, clips)
+            await clips.put(None)
+            if player is not None:
+                await player
+        finally:
+            handle.cancel.set()
+            if player is not None and not player.done():
+                player.cancel()
+            await asyncio.shield(producer)
+
+    async def _clause(self, handle: SpeechHandle, clause: str, clips: asyncio.Queue[SpokenAudio | None]) -> None:
+        if self.text_only:
+            handle.spoken_text.append(clause)
+            self.meter.add_output_text(self.llm.count_tokens(clause))
+            self.send(out.model_text(clause + " "))
+            self._audible(handle)
+            return
+        clip = await asyncio.to_thread(self.synthesizer().synthesize, clause)
+        await clips.put(clip)
+
+    async def _play(self, handle: SpeechHandle, clips: asyncio.Queue[SpokenAudio | None]) -> None:
+        """Send clips in <= 100 ms chunks, paced at real time plus a small lead."""
+        tracker = PlaybackTracker(clock=self.clock, lead_s=self.lead_s)
+        handle.playback = tracker
+        while (clip := await clips.get()) is not None:
+            if not len(clip.pcm):
+                continue
+            tracker.add_words(tracker.sent_s, clip.word_end_s)
+            handle.spoken_text.append(clip.text)
+            if self.output_transcription:
+                self.send(out.output_transcription(clip.text + " "))
+            pcm = clip.pcm.astype("<i2").tobytes()
+            for start in range(0, len(clip.pcm), CHUNK_SAMPLES):
+                await handle.may_send.wait()
+                wait = tracker.wait_before_next()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    await handle.may_send.wait()
+                if handle.finished:
+                    return
+                chunk = pcm[start * 2 : (start + CHUNK_SAMPLES) * 2]
+                # The microphone will hear this chunk once it plays: tell the echo canceller when.
+                self.echo.add_reference(clip.pcm[start : start + CHUNK_SAMPLES], OUTPUT_RATE,
+                                        self.input_clock_s() + tracker.play_delay_s())
+                self.send(out.model_audio(chunk))
+                samples = len(chunk) // 2
+                tracker.on_sent(samples)
+                self.meter.add_output_audio(samples, OUTPUT_RATE)
+                self._audible(handle)
+
+    def _audible(self, handle: SpeechHandle) -> None:
+        if not handle.audible:
+            handle.audible = True
+            if not self.text_only:  # text replies have no first_audio event
+                self.emit("first_audio", answer_id=handle.id)
+            self.on_audible(handle)
+
+    def heard_until_s(self, handle: SpeechHandle) -> float | None:
+        """Where the reply's audio ends at the listener, on the input clock (None: nothing was sent)."""
+        if handle.playback is None or not handle.playback.sent_samples:
+            return None
+        return self.input_clock_s() + handle.playback.play_delay_s()

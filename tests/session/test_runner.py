@@ -1,0 +1,138 @@
+"""The session runner end to end on scripted fakes: VAD probabilities from the audio's level, Smart
+Turn scores, transcripts, LLM tokens and TTS clips. No model is loaded; each test takes well under a
+second of speech-free waiting."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import pytest
+
+from chimein.protocol.messages import (
+    AudioChunk,
+    ClientContent,
+    RealtimeText,
+    parse_client_message,
+    parse_setup,
+)
+from chimein.protocol.models import resolve_model
+from chimein.session.live import LiveSession, SessionOptions
+
+from .fake_models import FakeAsr, FakeServices
+
+RATE = 16000
+CHUNK = 1600  # 100 ms
+
+
+def speech(seconds: float) -> np.ndarray:
+    return (np.sign(np.sin(np.arange(int(seconds * RATE)) / 3.0)) * 0.3).astype(np.float32)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * RATE), np.float32)
+
+
+class Client:
+    def __init__(self, said: list[str], lead_s: float = 5.0, **setup: Any) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.services = FakeServices(FakeAsr(said))
+        body = {"model": "models/gemini-2.5-flash-native-audio-preview-09-2025", **setup}
+        self.session = LiveSession(parse_setup(body), resolve_model(body["model"]), self.services,  # type: ignore[arg-type]
+                                   self._send, SessionOptions(observer=self.events.append, output_lead_s=lead_s))
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+
+    async def play(self, audio: np.ndarray) -> None:
+        for start in range(0, len(audio), CHUNK):
+            pcm = (audio[start : start + CHUNK] * 32767).astype("<i2").tobytes()
+            await self.session.handle(AudioChunk(pcm=pcm, rate=RATE))
+
+    async def until(self, kind: str, count: int = 1, timeout_s: float = 5.0) -> None:
+        async def wait() -> None:
+            while sum(1 for m in self.messages if kind in m.get("serverContent", {})) < count:
+                await asyncio.sleep(0.01)
+        await asyncio.wait_for(wait(), timeout_s)
+
+    def kinds(self) -> list[str]:
+        out = []
+        for m in self.messages:
+            content = m.get("serverContent", {})
+            out.extend(k for k in content if k != "chimein")
+        return out
+
+    def types(self) -> list[str]:
+        return [e["type"] for e in self.events]
+
+
+@pytest.fixture
+def client_factory():
+    made: list[Client] = []
+
+    def make(said: list[str], lead_s: float = 5.0, **setup: Any) -> Client:
+        client = Client(said, lead_s, **setup)
+        made.append(client)
+        return client
+
+    yield make
+
+
+async def test_a_spoken_question_gets_a_spoken_answer(client_factory):
+    client = client_factory(["What time is it?"], realtimeInputConfig={}, inputAudioTranscription={},
+                            outputAudioTranscription={})
+    await client.play(np.concatenate([silence(0.5), speech(1.0), silence(1.0)]))
+    await client.until("turnComplete")
+    kinds = client.kinds()
+    assert kinds[0] == "inputTranscription" and "modelTurn" in kinds
+    assert kinds.index("generationComplete") < kinds.index("turnComplete")
+    types = client.types()
+    assert types.index("end_of_turn_scored") < types.index("transcribed") < types.index("first_audio")
+    memory = client.session.memory.recent()
+    assert [e.text for e in memory] == ["What time is it?", "It is noon."]
+    await client.session.close()
+
+
+async def test_speech_over_the_answer_interrupts_it_and_is_answered(client_factory):
+    said = ["What time is it?", "tell me about trains instead", "Tell me about trains instead."]
+    client = client_factory(said, lead_s=0.25)  # paced: the answer is still playing when the listener speaks
+    client.services.llm.reply = " ".join(["word"] * 300)  # 30 s of answer: still playing however slow the machine
+    await client.play(np.concatenate([silence(0.5), speech(1.0), silence(1.0)]))
+    while "first_audio" not in client.types():
+        await asyncio.sleep(0.01)
+    await client.play(np.concatenate([speech(1.5), silence(1.0)]))
+    await client.until("interrupted")
+    await client.until("turnComplete")  # the interrupted answer's
+    while client.types().count("first_audio") < 2:  # the interrupting turn is answered
+        await asyncio.sleep(0.01)
+    judged = next(e for e in client.events if e["type"] == "overlap_judged")
+    assert judged["action"] == "interrupt"
+    cut = next(e for e in client.events if e["type"] == "interrupted")
+    assert cut["played_s"] < 30.0 and cut["heard"].split() == ["word"] * len(cut["heard"].split())
+    kinds = client.kinds()
+    assert kinds.index("interrupted") < kinds.index("turnComplete")
+    texts = [e.text for e in client.session.memory.recent()]
+    assert texts[0] == "What time is it?" and texts[2] == "Tell me about trains instead."
+    assert client.session.memory.recent()[1].interrupted and texts[1] == cut["heard"]
+    await client.session.close()
+
+
+async def test_a_text_turn_is_answered_in_text(client_factory):
+    client = client_factory(["unused"], generationConfig={"responseModalities": ["TEXT"]})
+    await client.session.handle(RealtimeText(text="Hello there"))
+    await client.until("turnComplete")
+    assert "modelTurn" in client.kinds() and "first_audio" not in client.types()
+    await client.session.close()
+
+
+async def test_client_content_answers_from_memory(client_factory):
+    client = client_factory(["unused"])
+    (content,) = parse_client_message({"clientContent": {"turns": [{"role": "user", "parts": [{"text": "Hi"}]}],
+                                                         "turnComplete": True}})
+    assert isinstance(content, ClientContent)
+    await client.session.handle(content)
+    await client.until("turnComplete")
+    assert [e.text for e in client.session.memory.recent()] == ["Hi", "It is noon."]
+    await client.session.close()
