@@ -90,10 +90,12 @@ class LiveSession:
         self.meter = UsageMeter()
         self.policy = ProactivityPolicy(setup.system_instruction, embedder=services.embedder) if setup.proactive_audio else None
         self.answer_instruction = answer_instruction(setup.system_instruction)
-        # Names, wake phrase and topics bias the recogniser (#11); protocol/ fills custom_vocabulary
-        # from inputAudioTranscription.customVocabulary / adaptationPhrases when a client sends them.
+        # Names, wake phrase and topics bias the recogniser (#11), with the client's
+        # inputAudioTranscription customVocabulary / adaptationPhrases (setup.transcription.vocabulary,
+        # parsed by protocol/ in #15) when it sends them.
         rules = self.policy.rules if self.policy is not None else parse_instruction(setup.system_instruction)
-        self.hotwords = recognition_hints(rules, getattr(setup, "custom_vocabulary", None) or ())
+        vocabulary = getattr(getattr(setup, "transcription", None), "vocabulary", None) or ()
+        self.hotwords = recognition_hints(rules, vocabulary)
         self.hearing = Hearing(services.vad.stream(), self.activity_config)
         self._handles: dict[str, SpeechHandle] = {}
         self.controller = TurnController(self.turn_options, SessionSenses(self.hearing, self._handles.get),
