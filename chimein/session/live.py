@@ -310,8 +310,11 @@ class LiveSession:
         earlier, own = turn.earlier, turn.own_audio
         if earlier is None or earlier.audio is None or own is None or not len(own) or turn.own_start_s is None:
             return None, None
+        # Compare with the last speaker before this one: the earlier turn's own part when it was
+        # itself carried (A, then B, then A again, each before an answer began).
+        last = earlier.own_audio if earlier.own_audio is not None and len(earlier.own_audio) else earlier.audio
         before, now = await asyncio.gather(
-            asyncio.to_thread(self.services.speakers.embed, earlier.audio),
+            asyncio.to_thread(self.services.speakers.embed, last),
             asyncio.to_thread(self.services.speakers.embed, own),
         )
         similarity = None if before is None or now is None else float(np.dot(before, now))
