@@ -1,7 +1,7 @@
 """Per-session settings and state for co-listening and long sessions (the session owns it).
 
-Kept out of :class:`~chimein.session.live.LiveSession` so that its turn logic stays readable:
-the session holds one :class:`CoListening` and acts on it in a few clearly marked methods.
+Kept out of the session's turn logic: :class:`~chimein.session.colistening.CoListener`, the
+session's co-listening collaborator, holds one :class:`CoListening` and acts on it.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Literal
 
 from chimein.perception.speakers import EnrolledVoice, Match, Participants
 from chimein.policy.barge_in import OverlapVerdict, is_stop_follow_up
@@ -40,13 +41,16 @@ class State(enum.Enum):
     OVERLAP = "overlap"
 
 
+Phase = Literal["transcribing", "grace", "deciding", "generating", "speaking"]
+
+
 @dataclass
 class Reply:
     """The controller's view of one assistant utterance (the runner holds its speech handle)."""
 
     id: str
     turn: ev.UserTurn | None
-    phase: str = "transcribing"  # transcribing | grace | deciding | generating | speaking
+    phase: Phase = "transcribing"
     allow_interruptions: bool = True
     voice: str | None = None  # the participant voice of its turn (an answered one sets the reference level, #11)
 

@@ -85,6 +85,7 @@ class LiveSession:
             self.activity_config = ActivityConfig.from_setup(setup.automatic_activity_detection)
         except ValueError as exc:
             raise ProtocolError(CLOSE_INVALID_DATA, f"automaticActivityDetection: {exc}") from None
+        resumed = restore(setup, self.options)  # before any task starts: a bad handle refuses the setup
         self.turn_options = TurnOptions.resolve(setup, self.options, manual_activity=self.activity_config.disabled)
         self.llm: LanguageModel = services.llm
         self.meter = UsageMeter()
@@ -111,7 +112,6 @@ class LiveSession:
         self._manual_clock_s = 0.0
         self._speculative: tuple[int, asyncio.Future[Any]] | None = None  # (pause id, ASR of the paused audio)
         self._speech_lock = asyncio.Lock()  # one reply's audio at a time (NO_INTERRUPTION may queue one)
-        resumed = restore(setup, self.options)
         self.memory = resumed.memory if resumed else Conversation()
         self.colistener = CoListener(
             setup=setup, options=self.options, llm=self.llm, vad=services.vad, memory=self.memory,

@@ -113,9 +113,12 @@ async def test_speech_over_the_answer_interrupts_it_and_is_answered(client_facto
     assert cut["played_s"] < 30.0 and cut["heard"].split() == ["word"] * len(cut["heard"].split())
     kinds = client.kinds()
     assert kinds.index("interrupted") < kinds.index("turnComplete")
-    texts = [e.text for e in client.session.memory.recent()]
-    assert texts[0] == "What time is it?" and texts[2] == "Tell me about trains instead."
-    assert client.session.memory.recent()[1].interrupted and texts[1] == cut["heard"]
+    # Memory: the question, the words of the answer the listener heard (none if it was cut within its
+    # first word: how far it got depends on the machine's speed), then the interrupting turn.
+    entries = client.session.memory.recent()
+    heard = [cut["heard"]] if cut["heard"] else []
+    assert [e.text for e in entries][: 2 + len(heard)] == ["What time is it?", *heard, "Tell me about trains instead."]
+    assert all(e.interrupted for e in entries if e.kind == "assistant")
     await client.session.close()
 
 
@@ -136,3 +139,47 @@ async def test_client_content_answers_from_memory(client_factory):
     await client.until("turnComplete")
     assert [e.text for e in client.session.memory.recent()] == ["Hi", "It is noon."]
     await client.session.close()
+
+
+async def test_a_resumed_session_continues_the_same_memory():
+    from chimein.memory.conversation import Conversation
+    from chimein.session.resumption import ResumableState, ResumptionStore
+
+    store = ResumptionStore()
+    memory = Conversation()
+    memory.add_user("My name is Ada.")
+    handle = store.issue(ResumableState(memory, "first-session"), 0.0)
+    messages: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    body = {"model": "models/gemini-2.5-flash-native-audio-preview-09-2025", "sessionResumption": {"handle": handle},
+            "generationConfig": {"responseModalities": ["TEXT"]}}
+    session = LiveSession(parse_setup(body), resolve_model(body["model"]), FakeServices(FakeAsr(["x"])),  # type: ignore[arg-type]
+                          send, SessionOptions(observer=events.append, resumption=store, clock=lambda: 1.0))
+    assert session.memory is memory
+    assert next(e for e in events if e["type"] == "resumed")["conversation_id"] == "first-session"
+    await session.handle(RealtimeText(text="What is my name?"))
+    while not any("turnComplete" in m.get("serverContent", {}) for m in messages):
+        await asyncio.sleep(0.01)
+    await session.close()
+    update = next(m["sessionResumptionUpdate"] for m in messages if "sessionResumptionUpdate" in m)
+    assert update["resumable"] and store.resume(update["newHandle"], 2.0).memory is memory
+    assert [e.text for e in memory.recent()][:2] == ["My name is Ada.", "What is my name?"]
+
+
+async def test_an_unknown_resumption_handle_is_refused_with_1008():
+    from chimein.protocol.messages import ProtocolError
+    from chimein.session.resumption import ResumptionStore
+
+    body = {"model": "models/gemini-2.5-flash-native-audio-preview-09-2025", "sessionResumption": {"handle": "nope"}}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    with pytest.raises(ProtocolError) as caught:
+        LiveSession(parse_setup(body), resolve_model(body["model"]), FakeServices(FakeAsr(["x"])),  # type: ignore[arg-type]
+                    send, SessionOptions(resumption=ResumptionStore()))
+    assert caught.value.code == 1008 and "unknown session resumption handle" in caught.value.reason
