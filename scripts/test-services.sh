@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # System packages the test suite uses as real peers: PostgreSQL (the ledger's second backend and the
 # replicas' shared resumption state), HAProxy (the load balancer in front of several replicas,
-# tests/deploy) and Chromium (the browser console's end-to-end test, driven by Playwright; never
-# `playwright install`).
+# tests/deploy), Chromium (the browser console's end-to-end test, driven by Playwright; never
+# `playwright install`) and CMU Flite (voices no scene was tuned on, for the bench's held-back
+# decision scenes).
 # Installed with apt when missing and when we are allowed to (root); otherwise those tests
 # skip and say why.
 set -uo pipefail
@@ -10,8 +11,9 @@ need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+command -v flite >/dev/null || need+=(flite)  # CMU Flite: the bench's held-back voices (slt, rms, awb)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "test-services: PostgreSQL, HAProxy and Chromium present"
+  echo "test-services: PostgreSQL, HAProxy, Chromium and Flite present"
   exit 0
 fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then

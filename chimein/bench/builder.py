@@ -25,7 +25,7 @@ import numpy as np
 from chimein.bench import dsp
 from chimein.bench.dsp import RATE
 from chimein.bench.scenario import Event, Layer, Scenario, Source, anchor_of
-from chimein.bench.voices import speak
+from chimein.bench.voices import speak, unavailable
 from chimein.perception.audio import resample
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -152,6 +152,10 @@ def render(scenario: Scenario, data_dir: Path | None = None) -> RenderedScene:
     data = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
     if scenario.needs_real_data and not data.is_dir():
         raise MissingData(f"scenario {scenario.id} needs real recordings; {data} (../shared/data/real) not found")
+    for voice in sorted(scenario.voices):
+        why = unavailable(voice)
+        if why:
+            raise MissingData(f"scenario {scenario.id}: {why}")
     transcripts = manifest_transcripts(data) if scenario.needs_real_data else {}
     ref_rms = dsp.db_to_gain(scenario.speech_level_dbfs)
 

@@ -33,6 +33,7 @@ CATEGORIES: dict[str, str] = {
     "interruption": "a participant interrupting the assistant",
     "self_echo": "the assistant's own output leaking back into the microphone",
     "colistening": "a recording played in the room, then a question about it",
+    "heldout_decisions": "instructions never tuned on (policy/data/heldout.yaml), voices never tuned on: answer or stay silent",
 }
 
 Expect = Literal["answer", "silent", "stop", "keep_talking", "none"]
@@ -158,6 +159,12 @@ class Scenario:
     def needs_real_data(self) -> bool:
         sources = [e.source for e in self.timeline if e.source is not None] + [layer.source for layer in self.layers]
         return any(s.recording is not None for s in sources)
+
+    @property
+    def voices(self) -> set[str]:
+        """Every synthetic voice the scene speaks with (timeline, background, enrolment)."""
+        sources = [e.source for e in self.timeline if e.source is not None] + [layer.source for layer in self.layers]
+        return {s.voice for s in sources if s.voice} | {e.voice for e in self.enrol}
 
     @property
     def snr_db(self) -> float | None:

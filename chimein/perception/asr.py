@@ -96,6 +96,9 @@ LOG_PROB_THRESHOLD = -1.0
 COMPRESSION_RATIO_THRESHOLD = 2.4
 UNSURE_NO_SPEECH = 0.3
 """With avg_logprob below LOG_PROB_THRESHOLD, no_speech_prob above this drops the text."""
+HINTED_UNSURE_NO_SPEECH = 0.2
+"""The same with hotwords: hinted, tiny.en says "Mhm." into an exercise bike or a guitar
+(logprob -1.30 / -1.41, no_speech 0.27 / 0.25), which the plain decode had dropped."""
 SURE_LOG_PROB = -0.5
 """With no_speech_prob above NO_SPEECH_THRESHOLD, avg_logprob below this drops the text."""
 PHANTOM_NO_SPEECH = 0.5
@@ -194,10 +197,14 @@ class SpeechRecognizer:
         prompt: str | None = None,
         word_timestamps: bool = False,
         language: str | None = None,
+        hotwords: str | None = None,
     ) -> Transcription:
         """Transcribe float32 16 kHz mono audio (an utterance, or a whole file for ``base``).
 
         language: None means English for ``tiny.en`` and auto-detection for ``base``.
+        hotwords: words the speakers are likely to say (the assistant's name, a wake phrase, the
+        topic's vocabulary: ``policy.hints``), given to Whisper as previous text so that it
+        spells "Nova, ..." and not "No man, ..."; ignored when ``prompt`` is given.
         Silence, noise and Whisper's phantom phrases give empty text (see ``dropped``).
         """
         x = np.asarray(audio, dtype=np.float32).reshape(-1)
@@ -211,6 +218,7 @@ class SpeechRecognizer:
                 language=lang,
                 beam_size=beam_size,
                 initial_prompt=prompt or None,
+                hotwords=(hotwords or None) if not prompt else None,
                 word_timestamps=word_timestamps,
                 without_timestamps=not word_timestamps,
                 condition_on_previous_text=False,
@@ -219,10 +227,10 @@ class SpeechRecognizer:
                 log_prob_threshold=LOG_PROB_THRESHOLD,
                 compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD,
                 temperature=(0.0, 0.2, 0.4),
-                max_new_tokens=self._token_budget(duration, prompt),
+                max_new_tokens=self._token_budget(duration, prompt or hotwords),
             )
             segments = list(segments)  # the generator does the work: run it under the lock
-        return self._assemble(segments, info.language, duration)
+        return self._assemble(segments, info.language, duration, hinted=bool(hotwords) and not prompt)
 
     @staticmethod
     def _token_budget(duration_s: float, prompt: str | None) -> int:
@@ -232,7 +240,8 @@ class SpeechRecognizer:
         return min(budget, 448 - 4 - (225 if prompt else 0))
 
     @staticmethod
-    def _assemble(segments: list, language: str, duration: float) -> Transcription:
+    def _assemble(segments: list, language: str, duration: float, *, hinted: bool = False) -> Transcription:
+        unsure = HINTED_UNSURE_NO_SPEECH if hinted else UNSURE_NO_SPEECH
         kept = []
         dropped: list[str] = []
         max_no_speech = max((s.no_speech_prob for s in segments), default=0.0)
@@ -245,7 +254,7 @@ class SpeechRecognizer:
             elif seg.compression_ratio > COMPRESSION_RATIO_THRESHOLD:
                 dropped.append(f"repetitive {text!r} (compression {seg.compression_ratio:.1f})")
             elif (seg.no_speech_prob > NO_SPEECH_THRESHOLD and seg.avg_logprob < SURE_LOG_PROB) or (
-                seg.no_speech_prob > UNSURE_NO_SPEECH and seg.avg_logprob < LOG_PROB_THRESHOLD
+                seg.no_speech_prob > unsure and seg.avg_logprob < LOG_PROB_THRESHOLD
             ):
                 dropped.append(
                     f"no speech {text!r} (no_speech={seg.no_speech_prob:.2f}, logprob={seg.avg_logprob:.2f})"

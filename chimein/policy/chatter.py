@@ -4,14 +4,44 @@ Two cues, both relative to the participants (shared/docs: Full-Duplex-Bench v1.5
 speech at -15 dB and side talk at -8 dB below the user): how loud the speech is, and whether its
 voice print is one of theirs. A participant is never dropped for leaning back; an unknown voice
 needs less of a gap than speech too short to identify.
+
+Loudness is only a tie-breaker (issue #11). Three rules keep it one:
+
+- with proactive audio off every completed turn is answered, as by the Live API: the session
+  does not ask this module at all (only the assistant's own echo may be dropped, elsewhere);
+- a turn that addresses the assistant (its name or role, the wake phrase, an on-topic request:
+  :data:`ADDRESSING_RULES`) is never dropped for its level (:func:`overrules_level`);
+- the reference is the participants' level, not the loudest voice heard first: the median of
+  the voices that took an answered turn or were enrolled, else the median of the voices heard
+  (:func:`reference_level_db`); a recording kept as co-listened never becomes a voice.
+
+What level cannot tell apart: a TV or side talk as loud as the people at the table, or a
+quieter person at the far end of it who asks a general question in the default mode before
+anyone has been answered; the words then decide (a TV's questions are rarely to the room).
 """
 
 from __future__ import annotations
 
-from chimein.perception.speakers import Match
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from chimein.perception.speakers import Match, Voice
+
+__all__ = [
+    "ADDRESSING_RULES",
+    "CHATTER_MARGIN_DB",
+    "UNKNOWN_VOICE_MARGIN_DB",
+    "background_reason",
+    "overrules_level",
+    "reference_level_db",
+]
 
 CHATTER_MARGIN_DB = 7.0  # any speech this far below the participants is background
 UNKNOWN_VOICE_MARGIN_DB = 5.0  # an unknown voice this far below them is background
+
+#: Decision rules that address the assistant: a turn that fires one is never background for its level.
+ADDRESSING_RULES = frozenset({"wake_phrase", "name", "topic"})
 
 
 def background_reason(level_db: float, match: Match | None, reference_db: float | None) -> str | None:
@@ -34,3 +64,28 @@ def background_reason(level_db: float, match: Match | None, reference_db: float 
     if level_db < reference_db - CHATTER_MARGIN_DB:
         return f"background speech at {level_db:.0f} dBFS, {reference_db - level_db:.0f} dB below the participants"
     return None
+
+
+def reference_level_db(
+    voices: Sequence[Voice], answered: Iterable[str] = (), recent_levels: Sequence[float] = ()
+) -> float | None:
+    """The participants' speaking level, robust to one loud recording or TV.
+
+    ``answered``: names of voices that took a turn the assistant answered. Those voices and the
+    enrolled ones are participants for sure; their median level is the reference. Before any
+    is known, the median over every voice heard (a loud recording is then one voice among
+    several, not the maximum); before any voice print, the median of ``recent_levels``.
+    """
+    answered = set(answered)
+    sure = [v.level_db for v in voices if v.level_db is not None and (v.enrolled or v.name in answered)]
+    if sure:
+        return float(np.median(sure))
+    heard = [v.level_db for v in voices if v.level_db is not None]
+    if heard:
+        return float(np.median(heard))
+    return float(np.median(recent_levels[-8:])) if recent_levels else None
+
+
+def overrules_level(rule: str | None, answer: bool) -> bool:
+    """True when a decision that addresses the assistant must not be dropped as background."""
+    return bool(answer) and rule in ADDRESSING_RULES

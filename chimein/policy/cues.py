@@ -100,10 +100,14 @@ _SOCIAL_WH = re.compile(
     r"^(?:what|who|which|where|how)(?:\s+\w+){0,2}\s+do\s+(?:you|u)\s+(?:think|want|like|prefer|mean|feel|fancy|love|reckon|say)\b|"
     r"^(?:what|who|how|where)(?:'s| is| was| are| were)\s+(?:your|ur)\b|^how(?:'s| is| are| was)\s+(?:it going|things|you|everyone|everything)\b|"
     r"^(?:what|why)\s+(?:happened|'s wrong|is wrong|'s up|is up|'s going on)\b|^what's\s+(?:wrong|up|going on)\b|"
-    r"^how come\b|^why not\b|^(?:what|how) about (?:you|we|us)\b|^why\s+(?:did|are|were|do|would)\s+(?:you|u)\b",
+    r"^how come\b|^why not\b|^(?:what|how) about (?:you|we|us)\b|^why\s+(?:did|are|were|do|would)\s+(?:you|u)\b|"
+    # "who wants coffee?", "who left the lights on?", "who's coming tonight?": about the people present
+    r"^who(?:'s| is| are| was)?\s+(?:wants?|needs?|left|took|ate|finished|drank|broke|forgot|used|moved|parked|"
+    r"has|had|going|coming|taking|doing|up for|joining|bringing|driving|cooking|paying|hungry|ready|in)\b",
 )
 _OPEN_NEED = re.compile(
-    r"\bi wonder\b|\bi(?:'m| am) (?:not sure|wondering|curious|confused|trying to (?:figure out|remember|work out|understand))\b|"
+    r"\bi wonder\b|\bi(?:'m| am) (?:wondering|curious|confused|trying to (?:figure out|remember|work out|understand))\b|"
+    r"\bi(?:'m| am) (?:not sure|unsure|not certain)(?: (?:about|of))? (?:how|what|why|when|where|which|who|whether|if)\b|"
     r"\bi (?:never|don't|do not|can't|cannot|can never|still don't|still can't|really don't|never really|didn't|did not|"
     r"have never|'ve never|couldn't|honestly don't|just don't|always forget|keep forgetting|forget|forgot|never remember|"
     r"never understood|never get|don't really|can't ever)\s*(?:know|remember|understand|understood|get|got|figure out|"
@@ -124,6 +128,9 @@ _MENTION_BEFORE_NAME = {
     "saw", "see", "from", "for", "at", "by", "of", "and", "or", "the", "my", "our", "is", "was",
     "think", "use", "using", "used", "set", "that", "if", "whether", "trust", "hate", "fix", "reset",
 }
+_DETERMINERS = {"a", "an", "the", "my", "your", "our", "his", "her", "their", "its", "this", "that", "new", "old", "first", "own"}
+_PEOPLE_WORDS = {"we", "we're", "we've", "we'll", "we'd", "our", "ours", "us", "let's", "your", "yours", "y'all", "guys"}
+_FRAGMENT_WORDS = 4
 _ANAPHORA = {"it", "its", "it's", "that", "this", "those", "these", "they", "them", "their", "one", "ones", "then", "instead", "else", "too", "either", "also", "such"}
 _CONTINUATION_START = ("and", "so", "but", "also", "or", "then", "what about", "how about", "what if", "and what", "and how")
 _SAY_VERBS = {"say", "says", "said", "saying", "call", "calls", "called", "word", "words", "phrase", "like", "shout", "shouts", "yell"}
@@ -146,6 +153,11 @@ class Cues:
     wake_in_passing: bool = False
     anaphoric: bool = False
     """Leans on the previous turn ("and how long in the oven?", "can it make you drowsy?")."""
+    role_vocative: str | None = None
+    """A role word used to call the assistant ("Assistant, ...", "Computer, ...", "Coach, ...")."""
+    people_talk: bool = False
+    """Asks about the people present or their shared business ("who's presenting?", "what did the
+    users say?", "is that right?"): in a meeting, a question for colleagues, not for the assistant."""
 
     @property
     def request(self) -> float:
@@ -362,7 +374,8 @@ def _assistant_vocative(tokens: list[str], kind: RequestKind, names: set[str]) -
             if not (nxt in _COMMAND_VERBS and after in ("is", "are", "was")):
                 return tokens[i], True
         at_end = all(t in _BOUNDARY for t in lows[i + 1 :])
-        if at_end and i > 0 and (prev == "," or (prev not in _MENTION_BEFORE_NAME and kind in ("command", "question"))):
+        bare_end = prev not in _MENTION_BEFORE_NAME and prev not in _DETERMINERS and "-" not in prev
+        if at_end and i > 0 and (prev == "," or (bare_end and kind in ("command", "question"))):
             return tokens[i], True
     return None, mentioned
 
@@ -400,19 +413,26 @@ def _wake(tokens: list[str], phrases: tuple[str, ...]) -> tuple[str | None, bool
     return None, passing
 
 
-def analyse(text: str, names: tuple[str, ...] = (), wake_phrases: tuple[str, ...] = ()) -> Cues:
-    """Read the cues of one turn. ``names`` are the assistant's names."""
+def analyse(
+    text: str, names: tuple[str, ...] = (), wake_phrases: tuple[str, ...] = (), roles: tuple[str, ...] = ()
+) -> Cues:
+    """Read the cues of one turn. ``names`` are the assistant's names, ``roles`` words that call
+    it without one ("assistant", "computer"): never a person being addressed."""
     name_set = {n.lower() for n in names}
     # One-word wake phrases ("computer") behave like names.
     name_set |= {w.lower() for w in wake_phrases if " " not in w.strip()}
+    role_set = {r.lower() for r in roles} - name_set
     multi_wake = tuple(w for w in wake_phrases if " " in w.strip())
     tokens = _tokens(text)
-    kind = _request_kind(text, name_set)
+    kind = _request_kind(text, name_set | role_set)
     vocative, mentioned = _assistant_vocative(tokens, kind, name_set)
+    role = None
+    if vocative is None and role_set:
+        role, _ = _assistant_vocative(tokens, kind, role_set)
     wake, passing = _wake(tokens, multi_wake)
     if vocative and vocative.lower() in {w.lower() for w in wake_phrases}:
         wake, vocative = vocative.lower(), None
-    person = None if (vocative or wake) else _vocative_person(tokens, kind, name_set)
+    person = None if (vocative or wake or role) else _vocative_person(tokens, kind, name_set | role_set)
     words = _words(text)
     anaphoric = bool(words) and (
         any(w in _ANAPHORA for w in words) or " ".join(words[:2]).startswith(_CONTINUATION_START) or words[0] in _CONTINUATION_START
@@ -425,4 +445,32 @@ def analyse(text: str, names: tuple[str, ...] = (), wake_phrases: tuple[str, ...
         wake=wake,
         wake_in_passing=passing and wake is None,
         anaphoric=anaphoric,
+        role_vocative=role,
+        people_talk=_people_talk(words, kind, anaphoric),
     )
+
+
+def _people_talk(words: list[str], kind: RequestKind, anaphoric: bool) -> bool:
+    """A question about the people present or their shared business, not a request for knowledge.
+
+    "Can you summarise ...?" / "could you tell me ...?" are requests to whoever can help; "who's
+    presenting?", "what did the users say?", "is that right?" and anything about "our" plan are
+    for colleagues.
+    """
+    if kind not in ("question", "continuation") or not words:
+        return False
+    rest = _skip_fillers(words, set())
+    if not rest:
+        return False
+    first, second = rest[0], rest[1] if len(rest) > 1 else ""
+    if first in ("can", "could", "would", "will") and second in ("you", "u"):
+        return False
+    if first in ("who", "who's", "whose", "whom"):
+        return True
+    if first in _WH and second in ("did", "was", "were", "have", "has", "had"):
+        return True
+    if " ".join(rest[:2]) in ("what about", "how about"):
+        return True  # "what about the colour?": picking up what someone else said
+    if any(w in _PEOPLE_WORDS for w in rest):
+        return True
+    return kind == "continuation" or (anaphoric and len(rest) <= _FRAGMENT_WORDS)

@@ -12,7 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["GatingRules", "parse_instruction"]
+__all__ = ["GENERIC_ROLES", "GatingRules", "parse_instruction"]
+
+
+#: Said to any voice assistant without a name: "Assistant, ...", "Computer, ...".
+GENERIC_ROLES = ("assistant", "computer")
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,15 @@ class GatingRules:
     only_when_addressed: bool = False
     source: str = ""
     name_required: bool = False
+    roles: tuple[str, ...] = GENERIC_ROLES
+    """Words that call an assistant without a name ("Assistant, ...", "Computer, ...", "Coach, ...")."""
+    meeting: bool = False
+    """The assistant sits in a meeting: questions people ask each other there are not for it."""
+
+    @property
+    def roles_address(self) -> bool:
+        """Whether a role word calls the assistant: not when the instruction asks for its name or a wake phrase."""
+        return not (self.name_required or (self.wake_phrases and not (self.topics or self.only_when_addressed)))
 
     @property
     def is_default(self) -> bool:
@@ -43,7 +56,24 @@ class GatingRules:
             f"topics={list(self.topics)} names={list(self.names)} wake={list(self.wake_phrases)} "
             f"addressed={self.only_when_addressed}"
         )
+        if self.roles != GENERIC_ROLES:
+            line += f" roles={list(self.roles)}"
+        line += " meeting=True" if self.meeting else ""
         return line + (" by_name=True" if self.name_required else "")
+
+
+# The role an instruction gives ("You are a fitness coach", "the office assistant"): its head noun.
+_ROLE = re.compile(
+    r"\byou(?: are|'re)\s+(?:a|an|the|our|my|their)\s+(?:[\w'-]+\s+){0,3}?"
+    r"(assistant|helper|coach|tutor|chef|sommelier|guide|butler|concierge|bot|robot|agent|companion|teacher|"
+    r"advisor|adviser|host|librarian|mechanic|planner|moderator|secretary|receptionist|navigator|trainer)\b",
+    re.IGNORECASE,
+)
+_MEETING = re.compile(
+    r"\b(?:meetings?|stand-?ups?|conference (?:room|call)|team call|video call|board ?room|brainstorm(?:ing)?|"
+    r"retrospective|retro|sprint planning|minutes of)\b",
+    re.IGNORECASE,
+)
 
 
 # Quotes people type around phrases: '...', "...", ‘...’, “...”.
@@ -74,6 +104,7 @@ _NAME_PATTERNS = [
     re.compile(rf"\b(?i:(?:call|calls|called|address|addresses|addressed) you(?: by the name)?(?: as)?)\s+{_NAME}"),
     re.compile(rf"\b(?i:(?:answer|answers|respond|responds) to (?:the name\s+)?){_NAME}\b(?!\s+\w)"),
     re.compile(rf"\b(?i:go(?:es)? by)\s+{_NAME}"),
+    re.compile(rf"\b(?i:call yourself|name yourself|introduce yourself as|refer to yourself as)\s+{_NAME}"),
     re.compile(rf"\b(?i:(?:assistant|helper|bot|agent|butler|robot|companion|speaker) (?:called|named))\s+{_NAME}"),
     # "You are Sage, a gardening expert." / "You are Jarvis." / "You're Nova and ..."
     re.compile(rf"\b(?i:you(?: are|'re))\s+{_NAME}(?=\s*(?:[,.;:!]|$|\s+(?:and|the|a|an)\b))"),
@@ -111,6 +142,9 @@ _TOPIC_LEADS = [
     r"(?:questions?|requests?|things?|matters?|topics?|anything|something|conversations?) (?:about|on|related to|regarding|concerning|involving)",
     r"(?:is|are) (?:about|related to|regarding|concerning|on the (?:topic|subject) of)",
     r"(?:related|relevant) to",
+    # "when it's about gardening", "whenever the talk turns to wine"
+    r"(?:when|whenever|if|once) (?:it|it's|this|that|the (?:talk|conversation|chat|discussion))(?:'s| is| turns| gets| moves| comes)? "
+    r"(?:to|about|on|onto|into|around)",
 ]
 _TOPIC_LEAD = re.compile(r"\b(?:" + "|".join(_TOPIC_LEADS) + r")\s+", re.IGNORECASE)
 _COMES_UP = re.compile(
@@ -163,13 +197,16 @@ def parse_instruction(text: str | None) -> GatingRules:
 
     addressed = False
     for m in _ADDRESSED.finditer(flat):
-        tail = flat[m.end() : m.end() + 25].lower()
-        if name_required and re.match(r"\s*(?:by|as|with) (?:your |its )?name|\s*by [a-z]|\s*[A-Z]", tail):
+        tail = flat[m.end() : m.end() + 25]
+        # "addresses you by name" / "... you as Kit": the name gate, not "when asked directly".
+        if name_required and re.match(r"\s*(?:(?:by|as|with) (?:your |its )?name\b|by [a-z]|(?:as |by )?[A-Z])", tail):
             continue
         addressed = True
         break
 
     topics = _topics(flat, names)
+    known = {n.lower() for n in names} | {w.lower() for w in wake}
+    roles = tuple(r for r in _dedupe((*GENERIC_ROLES, *(m.group(1).lower() for m in _ROLE.finditer(flat)))) if r not in known)
     return GatingRules(
         topics=topics,
         names=_dedupe(names),
@@ -177,6 +214,8 @@ def parse_instruction(text: str | None) -> GatingRules:
         only_when_addressed=addressed,
         source=source,
         name_required=name_required,
+        roles=roles,
+        meeting=bool(_MEETING.search(flat)),
     )
 
 

@@ -101,10 +101,6 @@ class TranscriptionOptions:
     vocabulary: tuple[str, ...] = ()  # customVocabulary (+ deprecated adaptationPhrases): biases Whisper
     language_codes: tuple[str, ...] = ()
 
-    def asr_prompt(self) -> str | None:
-        """Whisper's initial prompt that biases it towards the client's vocabulary (None: no bias)."""
-        return ", ".join(self.vocabulary) + "." if self.vocabulary else None
-
 
 @dataclass(frozen=True)
 class Setup:

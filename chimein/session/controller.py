@@ -26,14 +26,12 @@ from typing import Literal
 
 from chimein.perception.speakers import EnrolledVoice, Match, Participants
 from chimein.policy.barge_in import OverlapVerdict, is_stop_follow_up
-from chimein.policy.chatter import background_reason
+from chimein.policy.chatter import background_reason, reference_level_db
 from chimein.policy.endpointing import is_acknowledgement, is_dangling_request, pause_grace_s
 from chimein.protocol import server_messages as out_messages
 from chimein.session import events as ev
 from chimein.session.options import TurnOptions
 from chimein.session.overlap import Overlap, Senses
-
-REFERENCE_TURNS = 8  # recent participant turns whose median level is the reference when nobody is known
 
 
 class State(enum.Enum):
@@ -55,6 +53,7 @@ class Reply:
     turn: ev.UserTurn | None
     phase: Phase = "transcribing"
     allow_interruptions: bool = True
+    voice: str | None = None  # the participant voice of its turn (an answered one sets the reference level, #11)
 
     @property
     def speaking(self) -> bool:
@@ -86,6 +85,8 @@ class TurnController:
         self._last_interrupt_at_s = -1e9
         self._heard_until_s = -1e9  # where the last answer's audio ended at the listener
         self._participant_levels: list[float] = []
+        self._answered_voices: set[str] = set()
+        self._carried_turn: ev.UserTurn | None = None  # the dropped turn the open utterance continues
         self._transcribed_before = False
         self._next_turn = 0
         self._next_reply = 0
@@ -142,6 +143,7 @@ class TurnController:
             self._forget(reply)
             if reply.turn is not None and reply.turn.audio is not None:
                 self._carry_start_s = reply.turn.start_s
+                self._carried_turn = reply.turn
             out.append(ev.Drop(reply.id))
             out.append(ev.Emit("answer_dropped", {"answer_id": reply.id, "reason": "speaker continued before the answer began"}))
             return
@@ -228,12 +230,15 @@ class TurnController:
 
     def _end_turn(self, audio: object, ended_at_s: float, *, interrupting: bool, out: list[ev.Action]) -> None:
         carry_start, self._carry_start_s = self._carry_start_s, None
+        earlier, self._carried_turn = self._carried_turn, None
         self._next_turn += 1
         turn = ev.UserTurn(
             id=self._next_turn, audio=audio,  # type: ignore[arg-type]
             start_s=carry_start if carry_start is not None else self._utterance_start_s, end_s=ended_at_s,
             carry_start_s=carry_start, interrupting=interrupting, eot_probability=self._eot_probability,
             speculative_pause_id=self.pause_id if carry_start is None else None,
+            earlier=earlier if carry_start is not None else None,
+            own_start_s=self._utterance_start_s if carry_start is not None else None,
         )
         reply = self._new_reply(turn)
         out.append(ev.EndTurn(reply.id, turn))
@@ -257,6 +262,8 @@ class TurnController:
         turn = reply.turn
         assert turn is not None
         text = event.text.strip()
+        if event.split is not None:
+            self._split_off(turn, event, reply, out)
         match = self.participants.match(event.embedding) if event.embedding is not None else None
         out.append(ev.Emit("transcribed", {
             "answer_id": reply.id, "text": text, "ended_at_s": turn.end_s, "level_db": round(event.level_db, 1),
@@ -284,14 +291,41 @@ class TurnController:
             out.append(ev.WaitGrace(reply.id, grace))  # a speaker who goes on now drops the reply
             return
         reply.phase = "deciding"
+        turn.remembered = True
         out.append(ev.Respond(reply.id, text))
+
+    def _split_off(self, turn: ev.UserTurn, event: ev.TurnTranscribed, reply: Reply, out: list[ev.Action]) -> None:
+        """The carried speech was a new voice or came after a clear gap: the earlier speech keeps its
+        own transcript and is context; this turn is the new speech alone (#11, policy/turns.py)."""
+        earlier = turn.earlier
+        turn.earlier = None
+        if turn.own_start_s is not None:
+            turn.start_s, turn.carry_start_s = turn.own_start_s, None
+        out.append(ev.Emit("turn_split", {"answer_id": reply.id, "reason": event.split,
+                                          "earlier_text": event.earlier_text or ""}))
+        words = (event.earlier_text or "").strip()
+        if earlier is None or not words:
+            return
+        if not earlier.text and self.options.input_transcription:  # its transcript was never sent
+            out.append(ev.SendTranscription(words if not self._transcribed_before else " " + words))
+            self._transcribed_before = True
+        if not earlier.remembered:
+            earlier.remembered = True
+            out.append(ev.Remember(words))
 
     def _not_a_turn(self, turn: ev.UserTurn, text: str, event: ev.TurnTranscribed, match: Match | None,
                     reply: Reply, out: list[ev.Action]) -> str | None:
         """Why a transcribed turn needs no answer (None: it is a participant's turn)."""
         if not text:
             return "no words recognised (noise or a blip)"
-        chatter = None if turn.interrupting else background_reason(event.level_db, match, self._reference_level_db())
+        # Proactive audio off: every completed turn is answered, like the Live API (#11). On: level is
+        # a tie-breaker, never stronger than a turn that calls the assistant or asks on topic.
+        chatter = None
+        if not turn.interrupting and self.options.proactive:
+            chatter = background_reason(event.level_db, match, self._reference_level_db())
+            if chatter is not None and event.overrule is not None:
+                out.append(ev.Emit("level_overruled", {"answer_id": reply.id, "level_reason": chatter, "rule": event.overrule}))
+                chatter = None
         if chatter is not None:
             return chatter
         self._participant_levels.append(event.level_db)
@@ -299,6 +333,7 @@ class TurnController:
             known = len(self.participants.voices)
             voice = self.participants.learn(event.embedding, event.level_db)
             turn.speaker = out_messages.speaker_label(voice.name, voice.enrolled)
+            reply.voice = voice.name
             out.append(ev.Emit("speaker", {"answer_id": reply.id, "name": voice.name,
                                            "new": len(self.participants.voices) > known, "enrolled": voice.enrolled}))
         if self.options.proactive and is_acknowledgement(text, voiced_s=event.voiced_s, start_s=turn.start_s,
@@ -321,6 +356,7 @@ class TurnController:
             out.append(ev.WaitForInput(reply.id))
             return
         reply.phase = "deciding"
+        reply.turn.remembered = True
         out.append(ev.Respond(reply.id, reply.turn.text))
 
     def _on_Decided(self, event: ev.Decided, out: list[ev.Action]) -> None:
@@ -332,6 +368,8 @@ class TurnController:
             out.append(ev.Decline(reply.id, event.decision))
             return
         reply.phase = "generating"
+        if reply.voice is not None:
+            self._answered_voices.add(reply.voice)
         out.append(ev.Generate(reply.id, event.decision))
 
     def _on_ReplyAudible(self, event: ev.ReplyAudible, out: list[ev.Action]) -> None:
@@ -428,12 +466,5 @@ class TurnController:
         out.append(ev.Interrupt(reply.id, reason))
 
     def _reference_level_db(self) -> float | None:
-        """The participants' speaking level: the loudest voice's usual level (else recent turns' median)."""
-        usual = [v.level_db for v in self.participants.voices if v.level_db is not None]
-        if usual:
-            return max(usual)
-        if not self._participant_levels:
-            return None
-        recent = sorted(self._participant_levels[-REFERENCE_TURNS:])
-        mid = len(recent) // 2
-        return recent[mid] if len(recent) % 2 else (recent[mid - 1] + recent[mid]) / 2
+        """The participants' speaking level (policy/chatter.py): never a recording's or the loudest first."""
+        return reference_level_db(self.participants.voices, self._answered_voices, self._participant_levels)

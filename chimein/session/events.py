@@ -36,6 +36,12 @@ class UserTurn:
     speculative_pause_id: int | None = None  # the pause whose early transcription this turn may reuse
     text: str = ""
     speaker: str | None = None  # the voice it was spoken in (Transcription.speakerLabel)
+    # Carried across a pause: the dropped turn it continues, and this utterance alone (#11: a new
+    # voice or a clear gap makes it a turn of its own, policy/turns.py).
+    earlier: UserTurn | None = None
+    own_start_s: float | None = None
+    own_audio: np.ndarray | None = None
+    remembered: bool = False  # its text joined memory (a Respond was issued for it)
 
 
 # ---------------------------------------------------------------------------------- events in
@@ -98,6 +104,9 @@ class TurnTranscribed:
     voiced_s: float
     audio_s: float
     embedding: np.ndarray | None = None  # the speaker's voice print; None when too short
+    overrule: str | None = None  # the decision rule that calls the assistant: never dropped for its level (#11)
+    split: str | None = None  # why the turn was split from the earlier speech it was carried onto
+    earlier_text: str | None = None  # that earlier speech's words (its own transcript, context for this turn)
 
 
 @dataclass(frozen=True)
@@ -234,6 +243,13 @@ class WaitForInput:
 
 
 @dataclass(frozen=True)
+class Remember:
+    """Heard speech that joins memory as context without a reply of its own (a turn split off, #11)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class WaitGrace:
     reply_id: str
     seconds: float
@@ -300,6 +316,6 @@ class CheckOverlapVoice:
 
 
 Action = (
-    Emit | ScorePause | EndUtterance | EndTurn | SendTranscription | WaitGrace | Respond | Generate | Decline
-    | Hold | Release | Drop | Interrupt | TranscribeOverlap | CheckOverlapVoice | WaitForInput
+    Emit | ScorePause | EndUtterance | EndTurn | SendTranscription | Remember | WaitGrace | Respond | Generate
+    | Decline | Hold | Release | Drop | Interrupt | TranscribeOverlap | CheckOverlapVoice | WaitForInput
 )

@@ -30,9 +30,12 @@ from chimein.perception.activity import TRAILING_PAD_S, ActivityConfig
 from chimein.perception.audio import INPUT_RATE, pcm16_to_float
 from chimein.perception.levels import speech_level_db
 from chimein.perception.speakers import voiced_seconds
+from chimein.policy.chatter import overrules_level
 from chimein.policy.endpointing import SMART_TURN_THRESHOLD
-from chimein.policy.instruction import answer_instruction
+from chimein.policy.hints import recognition_hints
+from chimein.policy.instruction import answer_instruction, parse_instruction
 from chimein.policy.proactivity import Decision, ProactivityPolicy, Turn
+from chimein.policy.turns import split_reason
 from chimein.protocol import server_messages as out
 from chimein.protocol.messages import (
     CLOSE_INVALID_DATA,
@@ -90,18 +93,20 @@ class LiveSession:
         self.llm: LanguageModel = services.llm
         self.functions = FunctionCalls.for_session(setup.tools, self.llm)  # None without declared functions
         self._history_open = setup.initial_history_in_client_content  # clientContent seeds history until turnComplete
-        # Whisper for the turns: biased to the client's vocabulary, with word times when asked for.
-        asr_options: dict[str, Any] = {}
-        if setup.transcription.vocabulary:
-            asr_options["prompt"] = setup.transcription.asr_prompt()
-        if setup.transcription.word_timestamp:
-            asr_options["word_timestamps"] = True
-        self._transcribe = functools.partial(services.asr.transcribe, **asr_options)
         self._turn_words: dict[int, tuple[Any, ...]] = {}  # turn id -> (words, language) for its transcript
         self._announcements: dict[str, Any] = {}  # reply id -> the NON_BLOCKING result it speaks
         self.meter = UsageMeter()
         self.policy = ProactivityPolicy(setup.system_instruction, embedder=services.embedder) if setup.proactive_audio else None
         self.answer_instruction = answer_instruction(setup.system_instruction)
+        # Names, wake phrase and topics bias the recogniser (#11), with the client's
+        # inputAudioTranscription customVocabulary / adaptationPhrases (setup.transcription.vocabulary,
+        # parsed by protocol/ in #15) when it sends them.
+        rules = self.policy.rules if self.policy is not None else parse_instruction(setup.system_instruction)
+        vocabulary = getattr(getattr(setup, "transcription", None), "vocabulary", None) or ()
+        self.hotwords = recognition_hints(rules, vocabulary)
+        # Whisper for the turns: biased to those hints, with word times when the client asked for them.
+        self._transcribe = functools.partial(services.asr.transcribe, hotwords=self.hotwords,
+                                             word_timestamps=setup.transcription.word_timestamp)
         self.hearing = Hearing(services.vad.stream(), self.activity_config)
         self._handles: dict[str, SpeechHandle] = {}
         self.controller = TurnController(self.turn_options, SessionSenses(self.hearing, self._handles.get),
@@ -239,6 +244,8 @@ class LiveSession:
             self._work(action.reply_id, self._complete(self._handle(action.reply_id), "listening",
                                                        reason="NEED_MORE_INPUT", waiting_for_input=True,
                                                        extra={"answer_id": action.reply_id}))
+        elif isinstance(action, ev.Remember):
+            self.memory.add_user(action.text)
         elif isinstance(action, ev.WaitGrace):
             self._work(action.reply_id, self._wait_grace(action))
         elif isinstance(action, ev.Respond):
@@ -296,6 +303,7 @@ class LiveSession:
         turn = action.turn
         assert turn.audio is not None
         if turn.carry_start_s is not None:
+            turn.own_audio = turn.audio  # this utterance alone, should it prove a new turn (#11)
             # One turn across a pause: take the continuous audio, not two clips spliced together.
             padding = self.activity_config.prefix_padding_ms / 1000
             joined = self.hearing.history.slice(turn.carry_start_s - padding, turn.end_s + TRAILING_PAD_S)
@@ -308,6 +316,7 @@ class LiveSession:
         self._work(action.reply_id, self._transcribe_turn(turn))
 
     async def _transcribe_turn(self, turn: ev.UserTurn) -> None:
+        split, earlier_text = await self._split_if_new_turn(turn)
         audio = turn.audio
         assert audio is not None
         speculative, self._speculative = self._speculative, None
@@ -318,8 +327,42 @@ class LiveSession:
             transcription = await asyncio.to_thread(self._transcribe, audio)
         embedding = await voice_print
         self._turn_words[turn.id] = (getattr(transcription, "words", ()), getattr(transcription, "language", None))
+        overrule = None
+        text = transcription.text.strip()
+        if self.policy is not None and text:
+            # Does it call the assistant (name, role, wake phrase) or ask on topic? Then its level
+            # cannot make it background (#11). The embeddings are cached for the decision proper.
+            context = [Turn(e.speaker, e.text) for e in self.memory.recent()]
+            if earlier_text and not (turn.earlier and turn.earlier.remembered):
+                context.append(Turn("user", earlier_text))
+            decision = await asyncio.to_thread(self.policy.decide, text, context)
+            overrule = decision.rule if overrules_level(decision.rule, decision.answer) else None
         self._feed(ev.TurnTranscribed(turn.id, transcription.text, speech_level_db(audio), voiced_seconds(audio),
-                                      len(audio) / INPUT_RATE, embedding))
+                                      len(audio) / INPUT_RATE, embedding, overrule=overrule, split=split,
+                                      earlier_text=earlier_text))
+
+    async def _split_if_new_turn(self, turn: ev.UserTurn) -> tuple[str | None, str | None]:
+        """Carried speech in a new voice or after a clear gap is a turn of its own (policy/turns.py):
+        returns (why, the earlier speech's words) and leaves the new speech alone in ``turn.audio``."""
+        earlier, own = turn.earlier, turn.own_audio
+        if earlier is None or earlier.audio is None or own is None or not len(own) or turn.own_start_s is None:
+            return None, None
+        # Compare with the last speaker before this one: the earlier turn's own part when it was
+        # itself carried (A, then B, then A again, each before an answer began).
+        last = earlier.own_audio if earlier.own_audio is not None and len(earlier.own_audio) else earlier.audio
+        before, now = await asyncio.gather(
+            asyncio.to_thread(self.services.speakers.embed, last),
+            asyncio.to_thread(self.services.speakers.embed, own),
+        )
+        similarity = None if before is None or now is None else float(np.dot(before, now))
+        why = split_reason(turn.own_start_s - earlier.end_s, similarity)
+        if why is None:
+            return None, None
+        words = earlier.text
+        if not words:
+            words = (await asyncio.to_thread(self._transcribe, earlier.audio)).text.strip()
+        turn.audio = own
+        return why, words
 
     async def _wait_grace(self, action: ev.WaitGrace) -> None:
         await asyncio.sleep(action.seconds)  # a speaker who goes on now drops this reply and continues the turn
@@ -406,7 +449,7 @@ class LiveSession:
 
     async def _transcribe_overlap(self, action: ev.TranscribeOverlap) -> None:
         audio = action.audio if action.audio is not None else self.hearing.utterance_audio()
-        result = await asyncio.to_thread(self.services.asr.transcribe, audio)
+        result = await asyncio.to_thread(self.services.asr.transcribe, audio, hotwords=self.hotwords)
         self._feed(ev.OverlapTranscribed(action.overlap_id, result.text))
 
     async def _check_overlap_voice(self, action: ev.CheckOverlapVoice) -> None:

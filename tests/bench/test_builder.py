@@ -115,6 +115,15 @@ def test_the_dev_set_covers_every_category_with_three_voices() -> None:
     assert any(s.needs_real_data for s in scenarios)
 
 
+def test_held_back_voices_without_flite_are_skipped_cleanly(monkeypatch: pytest.MonkeyPatch) -> None:
+    import chimein.bench.voices as voices
+
+    monkeypatch.setattr(voices.shutil, "which", lambda name: None)
+    scenario = parse_scenario({"category": "heldout_decisions", "timeline": [{"say": "Otto, hi.", "voice": "slt", "expect": "answer"}]})
+    with pytest.raises(MissingData, match="needs CMU Flite"):
+        render(scenario)
+
+
 def test_scenarios_needing_real_data_are_skipped_cleanly(tmp_path: Path) -> None:
     scenario = parse_scenario(_speech_and_noise(5.0, "noise/speechcommands_doing_the_dishes_30s.wav"))
     with pytest.raises(MissingData, match="not found"):

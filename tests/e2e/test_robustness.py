@@ -29,6 +29,15 @@ CONFIG = types.LiveConnectConfig(
     input_audio_transcription=types.AudioTranscriptionConfig(),
     output_audio_transcription=types.AudioTranscriptionConfig(),
 )
+# Telling a TV or side talk from the people at the table is part of Proactive Audio: with it off,
+# chimein answers every completed turn, as the Live API does (issue #11).
+PROACTIVE_CONFIG = types.LiveConnectConfig(
+    response_modalities=["AUDIO"],
+    system_instruction="You are a helpful, friendly assistant.",
+    proactivity=types.ProactivityConfig(proactive_audio=True),
+    input_audio_transcription=types.AudioTranscriptionConfig(),
+    output_audio_transcription=types.AudioTranscriptionConfig(),
+)
 
 
 @dataclass
@@ -147,7 +156,7 @@ async def test_tv_chatter_neither_triggers_nor_interrupts(server):
         await asyncio.sleep(9)
         mic.say(tv)  # ...and again while everyone is quiet
 
-    log = await conversation(server, lambda s: Microphone(s), script, seconds=24)
+    log = await conversation(server, lambda s: Microphone(s), script, seconds=24, config=PROACTIVE_CONFIG)
     assert log.kinds().count("turn_complete") == 1, log.items
     assert "interrupted" not in log.kinds()
 
@@ -170,7 +179,7 @@ async def test_side_talk_is_ignored_once_the_household_is_enrolled(server, tmp_p
         mic.say(question)
 
     try:
-        log = await conversation(server, lambda s: Microphone(s), script, seconds=14)  # proactive audio off
+        log = await conversation(server, lambda s: Microphone(s), script, seconds=14, config=PROACTIVE_CONFIG)
     finally:
         subprocess.run([sys.executable, "-m", "chimein.cli", "voices", *voices, "remove", "household"], timeout=120)
     heard = log.text("input").lower()

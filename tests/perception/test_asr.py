@@ -108,6 +108,15 @@ def test_noise_gives_empty_text(tiny, real_data, clip):
     result = tiny.transcribe(load_clip(real_data, clip)[: 16000 * 8])
     assert result.text == "", result
     assert result.words == ()
+    # Hints of what people may say must not make Whisper say them into noise.
+    hinted = tiny.transcribe(load_clip(real_data, clip)[: 16000 * 8], hotwords="Nova, Hey chef, Italian cooking.")
+    assert hinted.text == "", hinted
+
+
+def test_hotwords_keep_the_words_of_real_speech(tiny, clips):
+    audio, reference = clips[1]
+    result = tiny.transcribe(audio, hotwords="Otto, Hey Atlas, bicycle repairs.")
+    assert word_error_rate(reference, result.text) <= CLIP_WER_BOUND
 
 
 def test_silence_gives_empty_text(tiny):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from chimein.perception.speakers import Match, Voice
-from chimein.policy.chatter import background_reason
+from chimein.policy.chatter import background_reason, overrules_level, reference_level_db
 
 
 def _voice(levels: list[float]) -> Voice:
@@ -34,3 +34,29 @@ def test_a_voice_that_was_always_far_below_is_background():
     tv = _voice([-41.0, -43.0])
     assert "always" in background_reason(-42.0, Match(tv, 0.8), -26.0)
     assert background_reason(-27.0, Match(tv, 0.8), -26.0) is None  # ...unless it now speaks up close
+
+
+def _named(name: str, levels: list[float], enrolled: bool = False) -> Voice:
+    return Voice(name=name, centroid=np.ones(256, np.float32) / 16, levels=levels, enrolled=enrolled)
+
+
+def test_the_reference_is_not_the_loudest_voice_heard_first():
+    # A loud recording (-18 dBFS) was heard, then two people at -27/-29: the median, not the maximum.
+    voices = [_named("speaker 1", [-18.0]), _named("speaker 2", [-27.0]), _named("speaker 3", [-29.0])]
+    assert reference_level_db(voices) == -27.0
+    # Once people were answered, only they (and the enrolled) set the reference.
+    assert reference_level_db(voices, answered={"speaker 3"}) == -29.0
+    enrolled = [*voices, _named("A", [-30.0], enrolled=True)]
+    assert reference_level_db(enrolled, answered={"speaker 3"}) == -29.5
+    assert reference_level_db([], recent_levels=[-20.0, -30.0, -28.0]) == -28.0
+    assert reference_level_db([]) is None
+
+
+def test_only_a_turn_that_addresses_the_assistant_overrules_its_level():
+    assert overrules_level("name", True)
+    assert overrules_level("wake_phrase", True)
+    assert overrules_level("topic", True)
+    # A general question in the default mode is what side talk sounds like: level still decides.
+    assert not overrules_level("addressed_request", True)
+    assert not overrules_level("topic", False)
+    assert not overrules_level(None, True)

@@ -1,9 +1,11 @@
-"""The labelled turns (tests/policy/data/turns.yaml): held-back test floors and calibration.
+"""The labelled turns: held-back floors, the data set's shape, and calibration on dev only.
 
-Measured with the thresholds in code (``python -m chimein.policy.calibrate``): test split
-accuracy 0.910, F1 0.913 (122 turns); instructions never seen in calibration F1 0.939
-(48 turns). The floors below sit a little under those figures, so a change that loses three
-or four test turns fails here.
+Data: tests/policy/data/turns.yaml (dev + test splits), chimein/policy/data/dev.yaml (dev) and
+chimein/policy/data/heldout.yaml (12 instructions held back whole, never tuned on). Measured
+with the thresholds in code (``python -m chimein.policy.calibrate``): held back F1 0.846
+(precision 0.907, recall 0.793, 239 turns; the #11 target is 0.90/0.90, not reached); old test
+split F1 0.969 (122 turns). The floors sit a little under those figures, so a change that
+loses a handful of turns fails here.
 """
 
 from __future__ import annotations
@@ -13,54 +15,68 @@ from collections import Counter
 import pytest
 
 from chimein.policy import proactivity
-from chimein.policy.calibrate import DEFAULT_DATA, calibrate, compute_features, load_turns, score
+from chimein.policy.calibrate import calibrate, compute_features, load_all, score
 from chimein.policy.proactivity import Thresholds, decide_from_features
 
-TEST_ACCURACY_FLOOR = 0.88
-TEST_F1_FLOOR = 0.88
-UNSEEN_F1_FLOOR = 0.90
+HELDOUT_F1_FLOOR = 0.82
+HELDOUT_PRECISION_FLOOR = 0.88
+TEST_ACCURACY_FLOOR = 0.93
+TEST_F1_FLOOR = 0.93
+UNSEEN_F1_FLOOR = 0.94
 
 
 @pytest.fixture(scope="module")
 def labelled():
-    instructions, turns = load_turns(DEFAULT_DATA)
+    instructions, turns = load_all()
     policies, features, _ = compute_features(instructions, turns)
     return instructions, turns, policies, features
 
 
+def _scores(labelled, keep):
+    _, turns, policies, features = labelled
+    th = Thresholds()
+    pairs = [(t, f) for t, f in zip(turns, features, strict=True) if keep(t)]
+    predicted = [decide_from_features(policies[t.instruction].rules, f, th).answer for t, f in pairs]
+    return score([t.answer for t, _ in pairs], predicted)
+
+
 def test_data_set_shape(labelled) -> None:
     instructions, turns, _, _ = labelled
-    assert len(turns) >= 160
-    assert len(instructions) >= 8
+    assert len(turns) >= 600
+    assert len(instructions) >= 25
     assert len({t.id for t in turns}) == len(turns)
-    assert {t.split for t in turns} == {"dev", "test"}
-    unseen = {t.instruction for t in turns if t.unseen}
-    assert len(unseen) >= 2
-    assert not any(t.split == "dev" for t in turns if t.unseen), "an unseen instruction leaked into dev"
+    assert {t.split for t in turns} == {"dev", "test", "heldout"}
+    held = {t.instruction for t in turns if t.split == "heldout"}
+    assert len(held) >= 10
+    assert not any(t.instruction in held for t in turns if t.split != "heldout"), "a held-back instruction leaked into dev/test"
+    assert len({t.family for t in turns if t.split == "heldout"}) >= 6, "held-back instructions in several phrasings"
     labels = Counter(t.answer for t in turns)
-    assert labels[True] >= 50 and labels[False] >= 50
+    assert labels[True] >= 200 and labels[False] >= 200
     texts = {t.text for t in turns}
     assert "I really like Italian food; do you know how to make a pizza?" in texts
     assert "Maria, do you want pizza tonight?" in texts
 
 
+def test_held_back_instructions_meet_the_floor(labelled) -> None:
+    s = _scores(labelled, lambda t: t.split == "heldout")
+    print(f"held back: {s.line()}")
+    assert s.f1 >= HELDOUT_F1_FLOOR, s.line()
+    assert s.precision >= HELDOUT_PRECISION_FLOOR, s.line()
+
+
 def test_test_split_meets_the_floor(labelled) -> None:
-    _, turns, policies, features = labelled
-    th = Thresholds()
-    pairs = [(t, f) for t, f in zip(turns, features, strict=True) if t.split == "test"]
-    predicted = [decide_from_features(policies[t.instruction].rules, f, th).answer for t, f in pairs]
-    s = score([t.answer for t, _ in pairs], predicted)
+    s = _scores(labelled, lambda t: t.split == "test")
     assert s.accuracy >= TEST_ACCURACY_FLOOR, s.line()
     assert s.f1 >= TEST_F1_FLOOR, s.line()
-    unseen = [(t, p) for (t, _), p in zip(pairs, predicted, strict=True) if t.unseen]
-    u = score([t.answer for t, _ in unseen], [p for _, p in unseen])
+    u = _scores(labelled, lambda t: t.split == "test" and t.unseen)
     assert u.f1 >= UNSEEN_F1_FLOOR, u.line()
 
 
 def test_thresholds_in_code_are_the_ones_dev_calibration_chooses(labelled) -> None:
-    """The constants come from the dev split (never the test split), and the run reproduces them."""
+    """The constants come from the dev turns (never test or held back), and the run reproduces them."""
     _, turns, policies, features = labelled
     chosen, _ = calibrate(policies, turns, features)
     assert chosen.topic == pytest.approx(proactivity.TOPIC_THRESHOLD)
+    assert chosen.topic_floor == pytest.approx(proactivity.TOPIC_FLOOR)
     assert chosen.follow_up == pytest.approx(proactivity.FOLLOW_UP_THRESHOLD)
     assert chosen.use_context is proactivity.USE_CONTEXT

@@ -136,7 +136,7 @@ def test_honoured_setup_fields_parse(vertex):
     assert setup.language_code == "en-GB"
     assert setup.initial_history_in_client_content
     assert setup.transcription.diarization and setup.transcription.word_timestamp
-    assert setup.transcription.asr_prompt() == "Gruyère, risotto."
+    assert setup.transcription.vocabulary == ("Gruyère", "risotto")
     assert setup.explicit_vad_signal is vertex
     (spec,) = setup.tools
     assert spec.name == "add_to_list" and not spec.blocking

@@ -44,7 +44,8 @@ class FakeAsr:
 
     said: list[str]
 
-    def transcribe(self, audio: np.ndarray) -> Words:
+    def transcribe(self, audio: np.ndarray, *, hotwords: str | None = None, word_timestamps: bool = False) -> Words:
+        self.hotwords = hotwords  # what the session told the recogniser to expect (#11)
         return Words(self.said.pop(0) if len(self.said) > 1 else self.said[0])
 
 

@@ -215,11 +215,32 @@ def test_acknowledgements_are_only_filtered_with_proactive_audio():
 
 
 def test_background_speech_well_below_the_participants_is_ignored():
-    s = Script()
+    s = Script(proactive=True)  # telling background from participants is part of Proactive Audio (#11)
     rid = s.answered(1.0, 2.0, level_db=-20.0)
     s.feed(ev.ReplyFinished(rid, heard_until_s=5.0))
     actions = s.turn(10.0, 12.0, "and then the weather tomorrow", level_db=-35.0)
     assert "background speech" in emitted(actions, "ignored")[0]["reason"]
+
+
+def test_with_proactive_audio_off_a_quiet_speaker_is_answered():
+    """#11: a plain voice assistant answers every completed turn, however far the speaker sits."""
+    s = Script()
+    rid = s.answered(1.0, 2.0, level_db=-20.0)
+    s.feed(ev.ReplyFinished(rid, heard_until_s=5.0))
+    actions = s.turn(10.0, 12.0, "what time is it in Tokyo", level_db=-37.0)
+    assert not emitted(actions, "ignored")
+    assert one(actions, ev.Respond).text == "what time is it in Tokyo"
+
+
+def test_a_quiet_turn_that_calls_the_assistant_is_never_dropped_for_its_level():
+    s = Script(proactive=True)
+    rid = s.answered(1.0, 2.0, level_db=-20.0)
+    s.feed(ev.ReplyFinished(rid, heard_until_s=5.0))
+    end = s.utterance(10.0, 12.0, level_db=-35.0)
+    turn = one(end, ev.EndTurn).turn
+    actions = s.feed(ev.TurnTranscribed(turn.id, "Nova, what time is it?", -35.0, 1.5, 2.5, None, overrule="name"))
+    assert emitted(actions, "level_overruled")[0]["rule"] == "name"
+    assert one(actions, ev.Respond).text == "Nova, what time is it?"
 
 
 def test_voices_are_learned_and_reported():
@@ -428,3 +449,23 @@ def test_a_finished_reply_sets_the_acknowledgement_window():
     rid = s.answered(1.0, 2.0)
     s.feed(ev.ReplyFinished(rid, heard_until_s=6.0))
     assert of(s.turn(9.0, 9.4, "Okay.", voiced_s=0.3), ev.Respond)  # 3 s later: past the window
+
+
+def test_a_new_voice_after_a_pending_turn_is_split_off_and_keeps_both_transcripts():
+    """#11: B speaks 1 s after A, before A's reply began: the carried turn is split (the runner found
+    a new voice), A's words are sent and remembered as context, B's turn is answered on its own."""
+    s = Script(proactive=True, input_transcription=True)
+    first = one(s.utterance(1.0, 3.0), ev.EndTurn).turn
+    s.at(4.0)
+    dropped = s.feed(ev.Started(4.0, -20.0))
+    assert emitted(dropped, "answer_dropped")
+    second = one(s.utterance(4.0, 6.0), ev.EndTurn).turn
+    assert second.earlier is first and second.carry_start_s == first.start_s and second.own_start_s == 4.0
+    actions = s.feed(ev.TurnTranscribed(second.id, "Hey chef, how long do I boil an egg?", -20.0, 1.5, 2.5, None,
+                                        split="a new voice", earlier_text="So the meeting got moved to Thursday"))
+    assert emitted(actions, "turn_split")[0]["reason"] == "a new voice"
+    sent = [a.text for a in of(actions, ev.SendTranscription)]
+    assert sent == ["So the meeting got moved to Thursday", " Hey chef, how long do I boil an egg?"]
+    assert one(actions, ev.Remember).text == "So the meeting got moved to Thursday"
+    assert one(actions, ev.Respond).text == "Hey chef, how long do I boil an egg?"
+    assert second.start_s == 4.0 and second.carry_start_s is None
