@@ -86,6 +86,13 @@ class Conversation:
         self.entries.append(entry)
         return entry
 
+    def mark_last_user_unaddressed(self) -> None:
+        """The last user turn was people talking among themselves: not context for answers."""
+        for entry in reversed(self.entries):
+            if entry.kind == "user":
+                entry.addressed = False
+                return
+
     def add_assistant(self, text: str, *, interrupted: bool = False, at_s: float = 0.0) -> Entry:
         entry = Entry("assistant", text.strip(), speaker="assistant", at_s=at_s, interrupted=interrupted)
         self.entries.append(entry)

@@ -86,6 +86,12 @@ def voice_activity_detection_signal(kind: str) -> dict[str, Any]:
     return {"voiceActivityDetectionSignal": {"vadSignalType": kind}}
 
 
+def vad_signals(start: bool, offset_s: float) -> list[dict[str, Any]]:
+    """What ``explicitVadSignal`` asks for at a start or end of speech: both messages."""
+    return [voice_activity("ACTIVITY_START" if start else "ACTIVITY_END", offset_s),
+            voice_activity_detection_signal("VAD_SIGNAL_TYPE_SOS" if start else "VAD_SIGNAL_TYPE_EOS")]
+
+
 def output_transcription(text: str, *, finished: bool = False) -> dict[str, Any]:
     return {"serverContent": {"outputTranscription": {"text": text, "finished": finished}}}
 

@@ -32,7 +32,14 @@ from chimein.perception.asr import SpeechRecognizer
 from chimein.perception.audio import INPUT_RATE, AudioDecodeError
 from chimein.perception.history import AudioHistory
 from chimein.protocol import server_messages as out
-from chimein.protocol.messages import CLOSE_INVALID_DATA, CLOSE_POLICY, InlineData, ProtocolError, Setup
+from chimein.protocol.messages import (
+    CLOSE_INVALID_DATA,
+    CLOSE_POLICY,
+    ClientContent,
+    InlineData,
+    ProtocolError,
+    Setup,
+)
 from chimein.session.options import SessionOptions
 from chimein.session.resumption import ResumableState, ResumptionError
 from chimein.usage.tokens import UsageMeter
@@ -73,6 +80,7 @@ class CoListener:
         self.state = CoListening(compression=compression, mode=answer_mode_for(llm),
                                  language=language_of(setup.language_code), conversation_id=conversation_id)
         self.setup, self.options, self.llm, self.vad = setup, options, llm, vad
+        self._history_open = setup.initial_history_in_client_content  # clientContent seeds history
         self.memory, self.session_id, self.meter, self.history = memory, session_id, meter, history
         self._clock_s, self._emit, self._send, self._spawn = input_clock_s, emit, send, spawn
         self._replying, self._closed = replying, closed
@@ -100,6 +108,27 @@ class CoListener:
         handle = await asyncio.to_thread(store.issue, state, self.options.clock())
         if not self._closed():
             self._send(out.session_resumption_update(handle, resumable=True))
+
+    async def take_client_content(self, content: ClientContent) -> tuple[bool, str | None]:
+        """clientContent's turns join memory and its files are co-listened; returns (answer now?, the
+        last user text). With historyConfig.initialHistoryInClientContent, nothing is answered until
+        the seeded history ends with turnComplete."""
+        seeding = self._history_open
+        if seeding and content.turn_complete:
+            self._history_open = False
+        last_user_text = None
+        for turn in content.turns:
+            text = " ".join(t for t in turn.texts if t.strip())
+            if text:
+                self.meter.add_input_text(self.llm.count_tokens(text))
+                if turn.role == "model":
+                    self.memory.add_assistant(text)
+                else:
+                    self.memory.add_user(text)
+                    last_user_text = text
+            for blob in turn.files:
+                await self.co_listen_file(blob)
+        return content.turn_complete and not seeding, last_user_text
 
     async def co_listen_file(self, blob: InlineData) -> None:
         """An audio file in clientContent: validate and bill it now, transcribe it in the background."""

@@ -20,10 +20,6 @@ judge, the own-voice veto, stop follow-ups), chatter (background speech).
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
-from typing import Literal
-
 from chimein.perception.speakers import EnrolledVoice, Match, Participants
 from chimein.policy.barge_in import OverlapVerdict, is_stop_follow_up
 from chimein.policy.chatter import background_reason, reference_level_db
@@ -32,32 +28,7 @@ from chimein.protocol import server_messages as out_messages
 from chimein.session import events as ev
 from chimein.session.options import TurnOptions
 from chimein.session.overlap import Overlap, Senses
-
-
-class State(enum.Enum):
-    LISTENING = "listening"
-    USER_SPEAKING = "user_speaking"
-    DECIDING = "deciding"
-    SPEAKING = "speaking"
-    OVERLAP = "overlap"
-
-
-Phase = Literal["transcribing", "grace", "deciding", "generating", "speaking"]
-
-
-@dataclass
-class Reply:
-    """The controller's view of one assistant utterance (the runner holds its speech handle)."""
-
-    id: str
-    turn: ev.UserTurn | None
-    phase: Phase = "transcribing"
-    allow_interruptions: bool = True
-    voice: str | None = None  # the participant voice of its turn (an answered one sets the reference level, #11)
-
-    @property
-    def speaking(self) -> bool:
-        return self.phase == "speaking"
+from chimein.session.state import Reply, State
 
 
 class TurnController:

@@ -13,7 +13,6 @@ Path of a spoken turn: audio -> Hearing (echo, history, VAD) -> Started/Paused/E
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import uuid
 from collections import deque
@@ -22,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from chimein.generation.llm import ChatMessage, LanguageModel, LanguageModelError, MalformedToolCall, ToolCall
+from chimein.generation.llm import ChatMessage, LanguageModel, LanguageModelError, MalformedToolCall
 from chimein.generation.scheduler import run_in_own_thread
 from chimein.generation.tts import resolve_voice
 from chimein.memory.conversation import Conversation
@@ -32,10 +31,8 @@ from chimein.perception.levels import speech_level_db
 from chimein.perception.speakers import voiced_seconds
 from chimein.policy.chatter import overrules_level
 from chimein.policy.endpointing import SMART_TURN_THRESHOLD
-from chimein.policy.hints import recognition_hints
 from chimein.policy.instruction import answer_instruction, parse_instruction
 from chimein.policy.proactivity import Decision, ProactivityPolicy, Turn
-from chimein.policy.turns import split_reason
 from chimein.protocol import server_messages as out
 from chimein.protocol.messages import (
     CLOSE_INVALID_DATA,
@@ -56,19 +53,18 @@ from chimein.session.answering import Playout
 from chimein.session.billing import Billing
 from chimein.session.colistening import CoListener, restore
 from chimein.session.controller import TurnController
-from chimein.session.function_calls import FunctionCalls, announcement, continuation
 from chimein.session.hearing import Hearing, SessionSenses
-from chimein.session.options import DEFAULT_MAX_ANSWER_TOKENS, SessionOptions, TurnOptions
+from chimein.session.options import SessionOptions, TurnOptions
 from chimein.session.outbox import Outbox
+from chimein.session.recognition import Recognition
 from chimein.session.services import Services
 from chimein.session.speech import Outcome, SpeechHandle
+from chimein.session.tool_use import ToolUse
 from chimein.usage.tokens import UsageMeter
 
-__all__ = ["DEFAULT_MAX_ANSWER_TOKENS", "SMART_TURN_THRESHOLD", "LiveSession", "SessionOptions"]
+__all__ = ["LiveSession", "SessionOptions"]
 
 log = logging.getLogger("chimein.session")
-
-
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -91,22 +87,14 @@ class LiveSession:
         resumed = restore(setup, self.options)  # before any task starts: a bad handle refuses the setup
         self.turn_options = TurnOptions.resolve(setup, self.options, manual_activity=self.activity_config.disabled)
         self.llm: LanguageModel = services.llm
-        self.functions = FunctionCalls.for_session(setup.tools, self.llm)  # None without declared functions
-        self._history_open = setup.initial_history_in_client_content  # clientContent seeds history until turnComplete
-        self._turn_words: dict[int, tuple[Any, ...]] = {}  # turn id -> (words, language) for its transcript
-        self._announcements: dict[str, Any] = {}  # reply id -> the NON_BLOCKING result it speaks
         self.meter = UsageMeter()
+        self.tools = ToolUse.for_session(  # None without declared functions; refuses what the LLM cannot call
+            setup.tools, self.llm, meter=self.meter, send=self._put, emit=self._emit, spawn=self._spawn,
+            ask_for_answer=self._ask_for_answer, replying=lambda: self.controller.current is not None)
         self.policy = ProactivityPolicy(setup.system_instruction, embedder=services.embedder) if setup.proactive_audio else None
         self.answer_instruction = answer_instruction(setup.system_instruction)
-        # Names, wake phrase and topics bias the recogniser (#11), with the client's
-        # inputAudioTranscription customVocabulary / adaptationPhrases (setup.transcription.vocabulary,
-        # parsed by protocol/ in #15) when it sends them.
         rules = self.policy.rules if self.policy is not None else parse_instruction(setup.system_instruction)
-        vocabulary = getattr(getattr(setup, "transcription", None), "vocabulary", None) or ()
-        self.hotwords = recognition_hints(rules, vocabulary)
-        # Whisper for the turns: biased to those hints, with word times when the client asked for them.
-        self._transcribe = functools.partial(services.asr.transcribe, hotwords=self.hotwords,
-                                             word_timestamps=setup.transcription.word_timestamp)
+        self.recognition = Recognition(services, setup, rules)  # Whisper biased to the instruction's words
         self.hearing = Hearing(services.vad.stream(), self.activity_config)
         self._handles: dict[str, SpeechHandle] = {}
         self.controller = TurnController(self.turn_options, SessionSenses(self.hearing, self._handles.get),
@@ -120,7 +108,6 @@ class LiveSession:
         self._closed = False
         self._manual_audio: list[np.ndarray] | None = None  # activityStart..activityEnd in manual mode
         self._manual_clock_s = 0.0
-        self._speculative: tuple[int, asyncio.Future[Any]] | None = None  # (pause id, ASR of the paused audio)
         self._speech_lock = asyncio.Lock()  # one reply's audio at a time (NO_INTERRUPTION may queue one)
         self.memory = resumed.memory if resumed else Conversation()
         self.colistener = CoListener(
@@ -164,9 +151,13 @@ class LiveSession:
             if event.text.strip():
                 self.meter.add_input_text(self.llm.count_tokens(event.text))
         elif isinstance(event, ClientContent):
-            await self._on_client_content(event)
+            answer, text = await self.colistener.take_client_content(event)
+            if answer:
+                self._feed(ev.ContentTurn(text))
         elif isinstance(event, ToolResponse):
-            self._on_tool_response(event)
+            if self.tools is None:
+                raise ProtocolError(CLOSE_INVALID_DATA, "toolResponse without tools: no function was declared at setup")
+            self.tools.on_response(event)
 
     async def after_setup(self) -> None:
         """Called by the server right after setupComplete: the first resumption handle."""
@@ -190,29 +181,9 @@ class LiveSession:
     def _heard(self, event: ev.Event) -> None:
         """Perception's events on their way to the controller; with explicitVadSignal also to the client."""
         if self.setup.explicit_vad_signal and isinstance(event, ev.Started | ev.Ended):
-            start = isinstance(event, ev.Started)
-            self._put(out.voice_activity("ACTIVITY_START" if start else "ACTIVITY_END", event.at_s))
-            self._put(out.voice_activity_detection_signal("VAD_SIGNAL_TYPE_SOS" if start else "VAD_SIGNAL_TYPE_EOS"))
+            for message in out.vad_signals(isinstance(event, ev.Started), event.at_s):
+                self._put(message)
         self._feed(event)
-
-    async def _on_client_content(self, content: ClientContent) -> None:
-        seeding = self._history_open  # historyConfig.initialHistoryInClientContent: no answer until it ends
-        if seeding and content.turn_complete:
-            self._history_open = False
-        last_user_text = None
-        for turn in content.turns:
-            text = " ".join(t for t in turn.texts if t.strip())
-            if text:
-                self.meter.add_input_text(self.llm.count_tokens(text))
-                if turn.role == "model":
-                    self.memory.add_assistant(text)
-                else:
-                    self.memory.add_user(text)
-                    last_user_text = text
-            for blob in turn.files:
-                await self.colistener.co_listen_file(blob)
-        if content.turn_complete and not seeding:
-            self._feed(ev.ContentTurn(last_user_text))
 
     # ---------------------------------------------------------------- the controller's actions
 
@@ -239,7 +210,7 @@ class LiveSession:
         elif isinstance(action, ev.EndTurn):
             self._end_turn(action)
         elif isinstance(action, ev.SendTranscription):
-            self._send_transcription(action)
+            self._put(self.recognition.transcription_message(action))
         elif isinstance(action, ev.WaitForInput):
             self._work(action.reply_id, self._complete(self._handle(action.reply_id), "listening",
                                                        reason="NEED_MORE_INPUT", waiting_for_input=True,
@@ -260,7 +231,8 @@ class LiveSession:
             self._handle(action.reply_id).release()
         elif isinstance(action, ev.Drop):
             self._handle(action.reply_id).drop()
-            self._cancel_calls(action.reply_id)  # the turn goes on: its calls are made again if still wanted
+            if self.tools is not None:  # the turn goes on: its calls are made again if still wanted
+                self.tools.cancel(action.reply_id)
         elif isinstance(action, ev.Interrupt):
             self._interrupt(self._handle(action.reply_id), action.reason)
         elif isinstance(action, ev.TranscribeOverlap):
@@ -285,8 +257,7 @@ class LiveSession:
     async def _score_pause(self, action: ev.ScorePause) -> None:
         speculative = None
         if action.speculative:  # transcribe the paused audio now; reused if the turn ends in this pause
-            speculative = asyncio.ensure_future(asyncio.to_thread(self._transcribe, action.audio))
-            self._speculative = (action.pause_id, speculative)
+            speculative = self.recognition.speculate(action.pause_id, action.audio)
         probability = await asyncio.to_thread(self.services.smart_turn.completion_probability, action.audio)
         ends = probability > SMART_TURN_THRESHOLD and action.pause_id == self.controller.pause_id
         self._feed(ev.PauseScored(action.utterance_id, action.pause_id, action.at_s, probability))
@@ -316,53 +287,21 @@ class LiveSession:
         self._work(action.reply_id, self._transcribe_turn(turn))
 
     async def _transcribe_turn(self, turn: ev.UserTurn) -> None:
-        split, earlier_text = await self._split_if_new_turn(turn)
-        audio = turn.audio
+        heard = await self.recognition.hear_turn(turn)
+        audio, text = turn.audio, heard.transcription.text.strip()
         assert audio is not None
-        speculative, self._speculative = self._speculative, None
-        voice_print = asyncio.ensure_future(asyncio.to_thread(self.services.speakers.embed, audio))
-        if speculative is not None and speculative[0] == turn.speculative_pause_id:
-            transcription = await speculative[1]  # the audio since that pause is silence: same words
-        else:
-            transcription = await asyncio.to_thread(self._transcribe, audio)
-        embedding = await voice_print
-        self._turn_words[turn.id] = (getattr(transcription, "words", ()), getattr(transcription, "language", None))
         overrule = None
-        text = transcription.text.strip()
         if self.policy is not None and text:
             # Does it call the assistant (name, role, wake phrase) or ask on topic? Then its level
             # cannot make it background (#11). The embeddings are cached for the decision proper.
             context = [Turn(e.speaker, e.text) for e in self.memory.recent()]
-            if earlier_text and not (turn.earlier and turn.earlier.remembered):
-                context.append(Turn("user", earlier_text))
+            if heard.earlier_text and not (turn.earlier and turn.earlier.remembered):
+                context.append(Turn("user", heard.earlier_text))
             decision = await asyncio.to_thread(self.policy.decide, text, context)
             overrule = decision.rule if overrules_level(decision.rule, decision.answer) else None
-        self._feed(ev.TurnTranscribed(turn.id, transcription.text, speech_level_db(audio), voiced_seconds(audio),
-                                      len(audio) / INPUT_RATE, embedding, overrule=overrule, split=split,
-                                      earlier_text=earlier_text))
-
-    async def _split_if_new_turn(self, turn: ev.UserTurn) -> tuple[str | None, str | None]:
-        """Carried speech in a new voice or after a clear gap is a turn of its own (policy/turns.py):
-        returns (why, the earlier speech's words) and leaves the new speech alone in ``turn.audio``."""
-        earlier, own = turn.earlier, turn.own_audio
-        if earlier is None or earlier.audio is None or own is None or not len(own) or turn.own_start_s is None:
-            return None, None
-        # Compare with the last speaker before this one: the earlier turn's own part when it was
-        # itself carried (A, then B, then A again, each before an answer began).
-        last = earlier.own_audio if earlier.own_audio is not None and len(earlier.own_audio) else earlier.audio
-        before, now = await asyncio.gather(
-            asyncio.to_thread(self.services.speakers.embed, last),
-            asyncio.to_thread(self.services.speakers.embed, own),
-        )
-        similarity = None if before is None or now is None else float(np.dot(before, now))
-        why = split_reason(turn.own_start_s - earlier.end_s, similarity)
-        if why is None:
-            return None, None
-        words = earlier.text
-        if not words:
-            words = (await asyncio.to_thread(self._transcribe, earlier.audio)).text.strip()
-        turn.audio = own
-        return why, words
+        self._feed(ev.TurnTranscribed(turn.id, heard.transcription.text, speech_level_db(audio), voiced_seconds(audio),
+                                      len(audio) / INPUT_RATE, heard.embedding, overrule=overrule, split=heard.split,
+                                      earlier_text=heard.earlier_text))
 
     async def _wait_grace(self, action: ev.WaitGrace) -> None:
         await asyncio.sleep(action.seconds)  # a speaker who goes on now drops this reply and continues the turn
@@ -388,10 +327,7 @@ class LiveSession:
         self._feed(ev.Decided(action.reply_id, decision))
 
     async def _decline(self, handle: SpeechHandle, decision: Decision) -> None:
-        for entry in reversed(self.memory.entries):  # people talking among themselves: not context for answers
-            if entry.kind == "user":
-                entry.addressed = False
-                break
+        self.memory.mark_last_user_unaddressed()
         self._emit("decision", answer_id=handle.id, **decision.to_json())
         log.info("session %s: %s", self.session_id, decision.reason)
         await self._complete(handle, "declined", reason="RESPONSE_REJECTED", extra={"decision": decision.to_json()})
@@ -403,13 +339,9 @@ class LiveSession:
                     self._emit("decision", answer_id=handle.id, **decision.to_json())
                     log.info("session %s: %s", self.session_id, decision.reason)
                 plan = await self.colistener.answer_plan(handle.id, self.answer_instruction)
-                announcing = self._announcements.pop(handle.id, None)
-                functions = self.functions
-                await self.playout.speak(
-                    handle, plan, temperature=self.setup.temperature,
-                    extra=((announcement(announcing),) if announcing is not None else ()) + self._function_notes(),
-                    tools=functions.openai_tools() if functions is not None and announcing is None else (),
-                    on_calls=self._on_calls)
+                extra, tools = self.tools.prompt(handle.id) if self.tools is not None else ((), [])
+                await self.playout.speak(handle, plan, temperature=self.setup.temperature, extra=extra, tools=tools,
+                                         on_calls=self.tools.on_calls if self.tools is not None else None)
         except LanguageModelError as exc:
             await self._failed(handle, exc)
             return
@@ -433,7 +365,8 @@ class LiveSession:
         if heard:
             self.memory.add_assistant(heard, interrupted=True)
         self._emit("interrupted", answer_id=handle.id, reason=reason, heard=heard, played_s=round(played, 3))
-        self._cancel_calls(handle.id)  # toolCallCancellation before interrupted
+        if self.tools is not None:
+            self.tools.cancel(handle.id)  # toolCallCancellation before interrupted
         self._put(out.interrupted())
         self._spawn(self._record_and_complete(handle.id, "interrupted", extra={"answer_id": handle.id}))
 
@@ -449,78 +382,17 @@ class LiveSession:
 
     async def _transcribe_overlap(self, action: ev.TranscribeOverlap) -> None:
         audio = action.audio if action.audio is not None else self.hearing.utterance_audio()
-        result = await asyncio.to_thread(self.services.asr.transcribe, audio, hotwords=self.hotwords)
-        self._feed(ev.OverlapTranscribed(action.overlap_id, result.text))
+        self._feed(ev.OverlapTranscribed(action.overlap_id, await self.recognition.words(audio)))
 
     async def _check_overlap_voice(self, action: ev.CheckOverlapVoice) -> None:
         audio = action.audio if action.audio is not None else self.hearing.utterance_audio()
-        embedding, own = await asyncio.gather(
-            asyncio.to_thread(self.services.speakers.embed, audio),
-            asyncio.to_thread(self.services.own_voice_print, self.voice_id),
-        )
-        similarity = float(np.dot(own, embedding)) if embedding is not None else None
+        embedding, similarity = await self.recognition.voice_against(audio, self.voice_id)
         self._feed(ev.OverlapVoice(action.overlap_id, speech_level_db(audio), embedding, similarity))
 
-    # ---------------------------------------------------------------- transcripts and function calls
-
-    def _send_transcription(self, action: ev.SendTranscription) -> None:
-        options = self.setup.transcription
-        words, language = self._turn_words.pop(action.turn_id, ((), None))
-        start = action.start_s or 0.0
-        self._put(out.input_transcription(
-            action.text, speaker=action.speaker if options.diarization else None, start_s=action.start_s,
-            end_s=action.end_s, language=language,
-            words=[(w.text, start + w.start_s, start + w.end_s) for w in words] if options.word_timestamp else None))
-
-    async def _on_calls(self, handle: SpeechHandle, calls: list[ToolCall]) -> list[ChatMessage] | None:
-        """The reply called functions: send toolCall; wait for BLOCKING results and continue from them."""
-        functions = self.functions
-        sent = functions.open(handle.id, calls) if functions is not None else []
-        if functions is None or not sent:
-            return None
-        self._put(out.tool_call([(c.id, c.name, c.args) for c in sent]))
-        for call in sent:  # the call is model output: billed as response text
-            self.meter.add_output_text(self.llm.count_tokens(f"{call.name} {call.args}"))
-        self._emit("tool_call", answer_id=handle.id, calls=[{"id": c.id, "name": c.name, "args": c.args} for c in sent])
-        blocking = [c for c in sent if functions.is_blocking(c.name)]
-        if not blocking:
-            return None  # NON_BLOCKING: the reply ends; results are scheduled when they come
-        results = await functions.results(blocking)
-        self._emit("tool_results", answer_id=handle.id, ids=[r.id for r in results])
-        return continuation(blocking, results, " ".join(handle.spoken_text))
-
-    def _cancel_calls(self, reply_id: str) -> None:
-        cancelled = self.functions.cancel(reply_id) if self.functions is not None else []
-        if cancelled:
-            self._put(out.tool_call_cancellation(cancelled))
-
-    def _function_notes(self) -> tuple[ChatMessage, ...]:
-        """Results of earlier NON_BLOCKING calls, as context for this answer."""
-        if self.functions is None or not self.functions.remembered:
-            return ()
-        notes = "; ".join(f"{r.name} returned {r.content()}" for r in self.functions.remembered)
-        return (ChatMessage("system", f"Earlier function results: {notes}."),)
-
-    def _on_tool_response(self, event: ToolResponse) -> None:
-        """Results from the client: blocking ones resume their reply; NON_BLOCKING ones are scheduled."""
-        if self.functions is None:
-            raise ProtocolError(CLOSE_INVALID_DATA, "toolResponse without tools: no function was declared at setup")
-        for result in event.function_responses:  # the results join the prompt: billed as prompt text
-            self.meter.add_input_text(self.llm.count_tokens(result.content()))
-        for result, _call in self.functions.resolve(event.function_responses):
-            scheduling = result.scheduling or "WHEN_IDLE"  # the documented default
-            self.functions.remember(result)
-            self._emit("tool_result_scheduled", id=result.id, name=result.name, scheduling=scheduling)
-            if scheduling != "SILENT":
-                self._spawn(self._announce(result, interrupt=scheduling == "INTERRUPT"))
-
-    async def _announce(self, result: Any, *, interrupt: bool) -> None:
-        """Answer from a NON_BLOCKING result: now (INTERRUPT), or once no reply is under way (WHEN_IDLE)."""
-        while not interrupt and self.controller.current is not None:
-            await asyncio.sleep(0.05)
-        self._feed(ev.ContentTurn(None))  # a reply with no new words, made now: Generate speaks the result
-        if self.controller.current is not None:
-            self._announcements[self.controller.current.id] = result
+    def _ask_for_answer(self) -> str | None:
+        """A reply with no new words, made now (a NON_BLOCKING result to speak); its id."""
+        self._feed(ev.ContentTurn(None))
+        return self.controller.current.id if self.controller.current is not None else None
 
     # ---------------------------------------------------------------- usage
 

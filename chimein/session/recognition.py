@@ -1,0 +1,111 @@
+"""What a turn said and who said it: Whisper biased with the instruction's hints, the early
+transcription made at a pause, voice prints, and the split of carried speech into turns (#11).
+
+A collaborator of the runner: it calls the models (in worker threads) and returns results; the
+turn controller decides what they mean.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from chimein.policy.hints import recognition_hints
+from chimein.policy.instruction import GatingRules
+from chimein.policy.turns import split_reason
+from chimein.protocol import server_messages as out
+from chimein.protocol.messages import Setup
+from chimein.session import events as ev
+from chimein.session.services import Services
+
+
+@dataclass
+class HeardTurn:
+    transcription: Any  # perception.asr.Transcription
+    embedding: np.ndarray | None
+    split: str | None = None  # why carried speech became a turn of its own (policy/turns.py)
+    earlier_text: str | None = None  # the words of the speech it was split from
+
+
+class Recognition:
+    """The session's recogniser: one Whisper call shape, a pending early transcription, word times."""
+
+    def __init__(self, services: Services, setup: Setup, rules: GatingRules) -> None:
+        self._services = services
+        self._options = setup.transcription
+        # Names, wake phrase and topics bias the recogniser (#11), with the client's customVocabulary.
+        self.hotwords = recognition_hints(rules, self._options.vocabulary)
+        self.transcribe = functools.partial(services.asr.transcribe, hotwords=self.hotwords,
+                                            word_timestamps=self._options.word_timestamp)
+        self._speculative: tuple[int, asyncio.Future[Any]] | None = None  # (pause id, ASR of the paused audio)
+        self._turn_words: dict[int, tuple[Any, ...]] = {}  # turn id -> (words, language) for its transcript
+
+    def speculate(self, pause_id: int, audio: np.ndarray) -> asyncio.Future[Any]:
+        """Transcribe the paused audio now; reused if the turn ends in this pause."""
+        future = asyncio.ensure_future(asyncio.to_thread(self.transcribe, audio))
+        self._speculative = (pause_id, future)
+        return future
+
+    async def hear_turn(self, turn: ev.UserTurn) -> HeardTurn:
+        """The turn's words and voice print (after splitting off carried speech in a new voice)."""
+        split, earlier_text = await self._split_if_new_turn(turn)
+        audio = turn.audio
+        assert audio is not None
+        speculative, self._speculative = self._speculative, None
+        voice_print = asyncio.ensure_future(asyncio.to_thread(self._services.speakers.embed, audio))
+        if speculative is not None and speculative[0] == turn.speculative_pause_id:
+            transcription = await speculative[1]  # the audio since that pause is silence: same words
+        else:
+            transcription = await asyncio.to_thread(self.transcribe, audio)
+        embedding = await voice_print
+        self._turn_words[turn.id] = (getattr(transcription, "words", ()), getattr(transcription, "language", None))
+        return HeardTurn(transcription, embedding, split, earlier_text)
+
+    async def _split_if_new_turn(self, turn: ev.UserTurn) -> tuple[str | None, str | None]:
+        """Carried speech in a new voice or after a clear gap is a turn of its own (policy/turns.py):
+        returns (why, the earlier speech's words) and leaves the new speech alone in ``turn.audio``."""
+        earlier, own = turn.earlier, turn.own_audio
+        if earlier is None or earlier.audio is None or own is None or not len(own) or turn.own_start_s is None:
+            return None, None
+        # Compare with the last speaker before this one: the earlier turn's own part when it was
+        # itself carried (A, then B, then A again, each before an answer began).
+        last = earlier.own_audio if earlier.own_audio is not None and len(earlier.own_audio) else earlier.audio
+        before, now = await asyncio.gather(
+            asyncio.to_thread(self._services.speakers.embed, last),
+            asyncio.to_thread(self._services.speakers.embed, own),
+        )
+        similarity = None if before is None or now is None else float(np.dot(before, now))
+        why = split_reason(turn.own_start_s - earlier.end_s, similarity)
+        if why is None:
+            return None, None
+        words = earlier.text
+        if not words:
+            words = (await asyncio.to_thread(self.transcribe, earlier.audio)).text.strip()
+        turn.audio = own
+        return why, words
+
+    async def words(self, audio: np.ndarray) -> str:
+        """Speech over an answer: its words (no word times needed)."""
+        result = await asyncio.to_thread(self._services.asr.transcribe, audio, hotwords=self.hotwords)
+        return result.text
+
+    async def voice_against(self, audio: np.ndarray, voice_id: str) -> tuple[np.ndarray | None, float | None]:
+        """The speech's voice print and its similarity to the assistant's own voice ``voice_id``."""
+        embedding, own = await asyncio.gather(
+            asyncio.to_thread(self._services.speakers.embed, audio),
+            asyncio.to_thread(self._services.own_voice_print, voice_id),
+        )
+        return embedding, (float(np.dot(own, embedding)) if embedding is not None else None)
+
+    def transcription_message(self, action: ev.SendTranscription) -> dict[str, Any]:
+        """inputTranscription with what the client asked for: speaker label, offsets, words, language."""
+        words, language = self._turn_words.pop(action.turn_id, ((), None))
+        start = action.start_s or 0.0
+        return out.input_transcription(
+            action.text, speaker=action.speaker if self._options.diarization else None, start_s=action.start_s,
+            end_s=action.end_s, language=language,
+            words=[(w.text, start + w.start_s, start + w.end_s) for w in words] if self._options.word_timestamp else None)

@@ -1,0 +1,35 @@
+"""The turn controller's explicit state: the five states and its view of each assistant reply."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Literal
+
+from chimein.session import events as ev
+
+
+class State(enum.Enum):
+    LISTENING = "listening"
+    USER_SPEAKING = "user_speaking"
+    DECIDING = "deciding"
+    SPEAKING = "speaking"
+    OVERLAP = "overlap"
+
+
+Phase = Literal["transcribing", "grace", "deciding", "generating", "speaking"]
+
+
+@dataclass
+class Reply:
+    """The controller's view of one assistant utterance (the runner holds its speech handle)."""
+
+    id: str
+    turn: ev.UserTurn | None
+    phase: Phase = "transcribing"
+    allow_interruptions: bool = True
+    voice: str | None = None  # the participant voice of its turn (an answered one sets the reference level, #11)
+
+    @property
+    def speaking(self) -> bool:
+        return self.phase == "speaking"
