@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 
 from chimein.generation.llm import (
@@ -19,71 +13,20 @@ from chimein.generation.llm import (
     LanguageModelError,
     OpenAICompatibleLLM,
     create_language_model,
-    smollm2_gguf_path,
 )
+
+from .llama_server import free_port, llama_server
 
 pytestmark = pytest.mark.slow
 
-LAUNCHER = Path(__file__).with_name("llama_server_launcher.py")
 QUESTION = [ChatMessage("user", "What is the capital of France?")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory) -> Iterator[str]:
     """A real OpenAI-compatible server (`python -m llama_cpp.server` via a small launcher) on a free port."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("llama_server") / "stderr.txt"
-    with open(log, "w") as err:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(LAUNCHER),
-                "--model",
-                str(smollm2_gguf_path()),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--n_ctx",
-                "2048",
-                "--n_threads",
-                "1",
-                "--n_threads_batch",
-                "1",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/v1/models", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"llama_cpp.server did not answer /v1/models within 60 s:\n{log.read_text()[-3000:]}"
-                )
-            time.sleep(0.25)
+    with llama_server(tmp_path_factory.mktemp("llama_server"), timeout_s=60.0) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_streams_a_reply_from_a_real_server(server_url):
