@@ -4,6 +4,7 @@ back through the public SDK's session.receive()."""
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 
@@ -107,13 +108,27 @@ async def test_an_unfinished_request_waits_for_more_input(server):
     assert "".join(m.text or "" for m in answered).strip()
 
 
+def _trimmed(audio: np.ndarray) -> np.ndarray:
+    """The speech without the silence the synthesiser puts before and after it."""
+    loud = np.flatnonzero(np.abs(audio) > 0.01)
+    return audio[loud[0] : loud[-1] + 1] if len(loud) else audio
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case words without punctuation (Whisper's int8 punctuation differs between CPUs)."""
+    return re.findall(r"[a-z']+", text.lower())
+
+
 async def test_interim_transcripts_while_the_speaker_pauses_mid_sentence(server):
     config = types.LiveConnectConfig(response_modalities=["TEXT"], input_audio_transcription=types.AudioTranscriptionConfig())
     # A pause mid-sentence, then a long continuation: time for the pause's transcription to come back
     # while the speaker is still talking, even on a busy machine.
-    start = speech_16k("So for dinner tonight I was thinking that we could")
+    # Smart Turn hears a synthesised fragment's falling pitch as an ending ("...that we could": 0.95);
+    # a filler before the pause is unfinished to it (0.01), so the turn goes on through the pause.
+    start = speech_16k("For dinner tonight I was thinking, um,")
     rest = speech_16k("make a big pot of mushroom risotto with lots of parmesan cheese and a little white wine, "
                       "and then a green salad on the side with lemon and olive oil, and some fresh bread")
+    start, rest = _trimmed(start), _trimmed(rest)  # the synthesiser's own silence would lengthen the pause
     audio = np.concatenate([start, np.zeros(int(0.6 * 16000), np.float32), rest])  # shorter than the 0.8 s turn end
     async with sdk_client(server).aio.live.connect(model=MODEL, config=config) as session:
         turn = await _turn(session, audio)
@@ -121,8 +136,8 @@ async def test_interim_transcripts_while_the_speaker_pauses_mid_sentence(server)
                if m.server_content and m.server_content.interim_input_transcription]
     final = [m.server_content.input_transcription for m in turn if m.server_content and m.server_content.input_transcription]
     assert interim and not interim[0].finished, turn
-    words = interim[0].text.lower().strip(".").split()
-    assert len(words) >= 3 and " ".join(words[:3]) in final[0].text.lower(), (interim, final)  # the words so far
+    words, final_words = _words(interim[0].text), _words(final[0].text)
+    assert len(words) >= 3 and " ".join(words[:3]) in " ".join(final_words), (interim, final)  # the words so far
     assert float(interim[0].start_offset.rstrip("s")) < float(interim[0].end_offset.rstrip("s"))
     assert len(final) == 1 and "risotto" in final[0].text.lower() and "dinner" in final[0].text.lower()
 
