@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import ctranslate2
 import numpy as np
 
 from chimein.home import chimein_home
@@ -213,6 +214,9 @@ class SpeechRecognizer:
         if x.size == 0 or float(np.max(np.abs(x))) < SILENCE_PEAK:
             return Transcription("", lang or "en", (), duration, dropped="silence")
         with self._lock:
+            # Whisper falls back to sampling (temperature 0.2, 0.4) on unsure audio: a fixed seed per
+            # call makes the same audio give the same words, whatever was transcribed before.
+            ctranslate2.set_random_seed(0)
             segments, info = self._model.transcribe(
                 x,
                 language=lang,
