@@ -15,6 +15,7 @@ send new sessions elsewhere" before questions start waiting (``over_capacity``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import weakref
@@ -230,11 +231,11 @@ def run_in_own_thread(fn: Callable[[], Any]) -> asyncio.Future[Any]:
 
     def run() -> None:
         try:
-            result = fn()
+            result, error = fn(), None
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
-            loop.call_soon_threadsafe(settle, None, exc)
-        else:
-            loop.call_soon_threadsafe(settle, result, None)
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits for it
+            loop.call_soon_threadsafe(settle, result, error)
 
     threading.Thread(target=run, name="answer-producer", daemon=True).start()
     return future
