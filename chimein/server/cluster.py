@@ -13,6 +13,7 @@ import argparse
 import glob
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -137,6 +138,20 @@ class HAProxy:
     @property
     def output(self) -> str:
         return self.log.read_text() if self.log.exists() else ""
+
+    def server_state(self, name: str) -> str:
+        """``UP`` or ``DOWN``: the last state change HAProxy logged for server ``name`` (``UP`` if none:
+        servers start up)."""
+        states = re.findall(rf"Server [^/\s]+/{re.escape(name)} is (UP|DOWN)", self.output)
+        return states[-1] if states else "UP"
+
+    def wait_server_up(self, name: str, timeout_s: float = 30.0) -> None:
+        """Until HAProxy's health checks have brought server ``name`` back (``rise 2``: about 2 s)."""
+        deadline = time.monotonic() + timeout_s
+        while self.server_state(name) != "UP":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"HAProxy still has {name} down after {timeout_s:.0f} s:\n{self.output[-2000:]}")
+            time.sleep(0.2)
 
     def stop(self) -> None:
         self.process.terminate()

@@ -69,6 +69,9 @@ class ResumableState:
     """The first session's id: follows one conversation across reconnections (and replicas) in logs."""
     info: dict[str, Any] = field(default_factory=dict)
     """Where it came from (``issued_by``, ``claimed_by``): for logs only."""
+    snapshot: dict[str, Any] | None = None
+    """``memory.to_snapshot()`` taken on the event loop, for a store that issues in a worker thread
+    while the session goes on changing the memory (None: the store takes it)."""
 
 
 class HandleStore(Protocol):
@@ -232,7 +235,7 @@ class PostgresStore:
     def issue(self, state: ResumableState, now_s: float) -> str:
         """Snapshot the memory into a new row; the handle is valid for ``validity_s`` by the database clock."""
         handle = secrets.token_urlsafe(18)
-        snapshot = state.memory.to_snapshot()
+        snapshot = state.snapshot if state.snapshot is not None else state.memory.to_snapshot()
         with self._lock:
             conn = self._require()
             conn.execute(

@@ -81,6 +81,7 @@ class CoListener:
                                  language=language_of(setup.language_code), conversation_id=conversation_id)
         self.setup, self.options, self.llm, self.vad = setup, options, llm, vad
         self._history_open = setup.initial_history_in_client_content  # clientContent seeds history
+        self._resumption_updates = 0  # a handle issued in a worker thread is sent only if still the newest
         self.memory, self.session_id, self.meter, self.history = memory, session_id, meter, history
         self._clock_s, self._emit, self._send, self._spawn = input_clock_s, emit, send, spawn
         self._replying, self._closed = replying, closed
@@ -90,8 +91,9 @@ class CoListener:
         store = self.options.resumption
         if store is None or self.setup.session_resumption is None or self._closed():
             return
-        state = ResumableState(self.memory, self.state.conversation_id)
+        self._resumption_updates += 1
         if store.by_reference:
+            state = ResumableState(self.memory, self.state.conversation_id)
             # In-process: always resumable. A recording still being transcribed goes on into the same
             # memory after a disconnect (see _guard_job), and a resumed session waits for it.
             self._send(out.session_resumption_update(store.issue(state, self.options.clock()), resumable=True))
@@ -102,11 +104,15 @@ class CoListener:
         if any(not r.complete for r in self.memory.heard.recordings):
             self._send(out.session_resumption_update(None, resumable=False))
             return
-        self._spawn(self._issue_shared(store, state))
+        # The snapshot is taken here, between two events; the database write happens in a thread.
+        state = ResumableState(self.memory, self.state.conversation_id, snapshot=self.memory.to_snapshot())
+        self._spawn(self._issue_shared(store, state, self._resumption_updates))
 
-    async def _issue_shared(self, store: Any, state: ResumableState) -> None:
+    async def _issue_shared(self, store: Any, state: ResumableState, update: int) -> None:
         handle = await asyncio.to_thread(store.issue, state, self.options.clock())
-        if not self._closed():
+        # A newer update went out meanwhile (``resumable: false`` for a file that arrived): this
+        # handle's snapshot is older than what the client was told, so it is not sent.
+        if not self._closed() and update == self._resumption_updates:
             self._send(out.session_resumption_update(handle, resumable=True))
 
     async def take_client_content(self, content: ClientContent) -> tuple[bool, str | None]:

@@ -80,7 +80,8 @@ class Cluster:
         return None
 
     def restart(self, name: str) -> LaunchedServer:
-        """Start a replica again on the same plain port (HAProxy's health check brings it back)."""
+        """Start a replica again on the same plain port, and wait until HAProxy's health checks have
+        brought it back: a test that kills the other replica before that leaves HAProxy none (503)."""
         old = self.replicas[name]
         assert old.plain_port is not None
         new = launch_server(self.home, "--ledger", self.ledger, *self.extra, "--plain-port", str(old.plain_port),
@@ -90,6 +91,7 @@ class Cluster:
         self.replicas[name] = new
         self.history.append(new)
         cluster.wait_until_up("127.0.0.1", new.plain_port)
+        self.proxy.wait_server_up(name)
         return new
 
 

@@ -214,7 +214,7 @@ async def test_replica_killed_mid_session_the_client_resumes_from_its_last_handl
         survivor = await _serving(two_replicas, session.session_id)
         assert survivor != name
         answer = await _ask(session, QUESTION)
-        assert "for your country" in answer, answer
+        assert "for your country" in answer, (answer, "".join(two_replicas.replicas[survivor].output[-30:]))
     metrics = _get(two_replicas.replicas[survivor].plain_port, "/metrics")[1]
     answered = next(line for line in metrics.splitlines() if line.startswith('chimein_turns_total{outcome="answered"}'))
     assert float(answered.split()[-1]) >= 1, answered

@@ -184,3 +184,55 @@ async def test_an_unknown_resumption_handle_is_refused_with_1008():
         LiveSession(parse_setup(body), resolve_model(body["model"]), FakeServices(FakeAsr(["x"])),  # type: ignore[arg-type]
                     send, SessionOptions(resumption=ResumptionStore()))
     assert caught.value.code == 1008 and "unknown session resumption handle" in caught.value.reason
+
+
+async def test_a_shared_stores_late_handle_never_follows_resumable_false():
+    """A handle issued in a worker thread (PostgreSQL) that lands after ``resumable: false`` (a file
+    arrived meanwhile) holds a snapshot without that file: sending it would let the client resume a
+    conversation missing the recording. Seen on a real cluster: the resumed answer knew nothing of it."""
+    import threading
+
+    from chimein.session.resumption import ResumptionStore
+
+    class SlowSharedStore(ResumptionStore):
+        by_reference = False
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.release = threading.Event()
+            self.snapshots: dict[str, dict[str, Any]] = {}
+
+        def issue(self, state, now_s):  # type: ignore[no-untyped-def]
+            self.release.wait(5)
+            handle = super().issue(state, now_s)
+            self.snapshots[handle] = state.snapshot
+            return handle
+
+    store = SlowSharedStore()
+    messages: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    body = {"model": "models/gemini-2.5-flash-native-audio-preview-09-2025", "sessionResumption": {},
+            "generationConfig": {"responseModalities": ["TEXT"]}}
+    session = LiveSession(parse_setup(body), resolve_model(body["model"]), FakeServices(FakeAsr(["x"])),  # type: ignore[arg-type]
+                          send, SessionOptions(resumption=store, clock=lambda: 1.0))
+    await session.after_setup()
+    await asyncio.sleep(0.05)  # the first handle is being issued (blocked in its thread)
+    entry = session.memory.start_heard(source="recording", duration_s=10.0)  # a file arrives: heard from now on
+    session.memory.heard.recording(entry.recording_id).complete = False
+    session.colistener.send_resumption_update()
+    store.release.set()
+    await asyncio.sleep(0.3)
+    updates = [m["sessionResumptionUpdate"] for m in messages if "sessionResumptionUpdate" in m]
+    assert updates and updates[-1] == {"resumable": False}, updates
+    session.memory.heard.recording(entry.recording_id).complete = True  # heard: the next handle holds it
+    session.colistener.send_resumption_update()
+    for _ in range(100):
+        updates = [m["sessionResumptionUpdate"] for m in messages if "sessionResumptionUpdate" in m]
+        if updates[-1].get("newHandle"):
+            break
+        await asyncio.sleep(0.02)
+    assert updates[-1]["resumable"] and store.snapshots[updates[-1]["newHandle"]]["heard"]["recordings"], updates
+    await session.close()
