@@ -176,7 +176,9 @@ def run_spoken(split: str, voices: list[str], levels: list[float], hotwords: boo
                 key_hits += _said(heard, phrase)
         labelled.append(t)
         predicted.append(policy.decide(heard, t.context).answer if heard.strip() else False)
-    if real and REAL.is_dir():
+    if real and not REAL.is_dir():
+        print(f"real recordings skipped: {REAL} not found (they come with ../shared beside the repository)")
+    if real and REAL.is_dir() and not keyed_only:  # keyed-only: the turns that say a name, no recordings
         n = 0
         for level in levels:
             for key, policy in policies.items():
