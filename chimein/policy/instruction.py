@@ -82,7 +82,8 @@ _SAY = r"(?:says?|saying|said|utters?|speaks? the words?|uses? the (?:wake |trig
 
 _WAKE_QUOTED = re.compile(
     rf"(?:{_SAY}|wake[- ]?(?:word|phrase)|trigger (?:word|phrase)|hot[- ]?word|start(?:s|ing)? with|"
-    rf"begins? with|hears?|called by|calls? you)\s*(?:is\s*|of\s*|:\s*)?(?:the (?:words?|phrase)\s*)?{_QUOTED}",
+    rf"begins? with|hears?|called by|calls? you|(?:listen|wait|watch)(?:s|ing)? (?:out )?for)"
+    rf"\s*(?:is\s*|of\s*|:\s*)?(?:the (?:wake |trigger )?(?:words?|phrase)\s*)?{_QUOTED}",
     re.IGNORECASE,
 )
 # Unquoted "when someone says hey chef" / "ok computer": an interjection plus one or two words.

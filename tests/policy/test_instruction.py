@@ -34,6 +34,9 @@ WORDINGS = [
     ("Listen quietly and only interject if someone asks about train times.", ["train times"], [], [], False, False),
     ("You are a friendly kitchen assistant named Remy.", [], ["Remy"], [], False, False),
     ("Respond only if asked directly.", [], [], [], True, False),
+    # Seen in the held-back results (h-atlas): parsed as no wake phrase, so every question was answered.
+    ("Listen for the phrase 'hey Atlas' and respond only after someone says it.", [], [], ["hey atlas"], False, False),
+    ('Wait for "ok Juno" before you say anything.', [], [], ["ok juno"], False, False),
 ]
 
 
