@@ -31,6 +31,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from chimein.usage.ledger import connect_postgres, import_psycopg
+
 if TYPE_CHECKING:
     from chimein.memory.conversation import Conversation
 
@@ -172,12 +174,9 @@ class PostgresStore:
     by_reference = False
 
     def __init__(self, url: str, *, validity_s: float = HANDLE_VALIDITY_S, replica: str | None = None) -> None:
-        try:
-            import psycopg
-            from psycopg.types.json import Jsonb
-        except ImportError as e:  # pragma: no cover - depends on the install
-            raise RuntimeError("a postgresql:// ledger needs psycopg 3: pip install 'psycopg[binary]'") from e
-        self._psycopg = psycopg
+        import_psycopg()
+        from psycopg.types.json import Jsonb
+
         self._jsonb = Jsonb
         self._url = url
         self.validity_s = validity_s
@@ -192,9 +191,7 @@ class PostgresStore:
             raise
 
     def _connect(self) -> Any:
-        conn = self._psycopg.connect(self._url, autocommit=True, application_name="chimein-resumption")
-        conn.execute("SET synchronous_commit TO on")  # a handle the client holds must survive a crash
-        return conn
+        return connect_postgres(self._url, "chimein-resumption")
 
     def _require(self) -> Any:
         if self._conn is None:

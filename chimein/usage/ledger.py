@@ -354,11 +354,7 @@ class PostgresLedger(_SqlLedger):
     _marker = "%s"
 
     def __init__(self, url: str) -> None:
-        try:
-            import psycopg
-        except ImportError as e:  # pragma: no cover - depends on the install
-            raise RuntimeError("a postgresql:// ledger needs psycopg 3: pip install 'psycopg[binary]'") from e
-        self._psycopg = psycopg
+        self._psycopg = import_psycopg()
         self._url = url
         self._lock = threading.Lock()
         self._conn = self._connect()
@@ -369,10 +365,7 @@ class PostgresLedger(_SqlLedger):
             raise
 
     def _connect(self) -> Any:
-        conn = self._psycopg.connect(self._url, autocommit=True, application_name="chimein-ledger")
-        # Durability must not depend on the server's default: wait for the WAL flush.
-        conn.execute("SET synchronous_commit TO on")
-        return conn
+        return connect_postgres(self._url, "chimein-ledger")
 
     def _create_schema(self) -> None:
         checks = "".join(f", CHECK ({c})" for c in _CHECKS)
@@ -431,6 +424,23 @@ class PostgresLedger(_SqlLedger):
             self._conn = self._connect()
         return self._conn
 
+
+
+def import_psycopg() -> Any:
+    """psycopg 3, or a RuntimeError that says how to install it."""
+    try:
+        import psycopg
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise RuntimeError("a postgresql:// ledger needs psycopg 3: pip install 'psycopg[binary]'") from e
+    return psycopg
+
+
+def connect_postgres(url: str, application_name: str) -> Any:
+    """An autocommit connection whose commits wait for the WAL flush, whatever the server's default
+    (a usage event or a handle the client holds must survive a crash)."""
+    conn = import_psycopg().connect(url, autocommit=True, application_name=application_name)
+    conn.execute("SET synchronous_commit TO on")
+    return conn
 
 
 def default_ledger_path() -> Path:
