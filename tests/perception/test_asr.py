@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from chimein.perception.asr import SpeechRecognizer, Transcription, model_dir
+from chimein.perception.asr import ENCODER_WINDOW_S, SpeechRecognizer, Transcription, model_dir
 from chimein.perception.wer import word_error_rate, word_errors
 
 from .conftest import load_clip, manifest, silence
@@ -144,6 +144,27 @@ def test_two_threads_transcribe_correctly(tiny, clips):
     assert [results[0].text, results[1].text] == sequential
     for i, (_, reference) in enumerate(chosen):
         assert word_error_rate(reference, results[i].text) <= CLIP_WER_BOUND
+
+
+def test_short_speech_is_encoded_over_a_shorter_window_and_long_speech_over_30_s(tiny, clips, monkeypatch):
+    """The encoder is most of a short call's cost; a window tight around the audio made tiny.en loop,
+    15 s did not (asr.ENCODER_WINDOW_S). The words must not change with the window's length."""
+    import faster_whisper
+
+    frames: list[int] = []
+    encode = faster_whisper.WhisperModel.encode
+
+    def spy(self, features):
+        out = encode(self, features)
+        frames.append(int(out.shape[1]) * 2)  # the encoder halves the frame rate
+        return out
+
+    monkeypatch.setattr(faster_whisper.WhisperModel, "encode", spy)
+    short, reference = clips[3]  # a 3-4 s ARCTIC sentence
+    assert word_error_rate(reference, tiny.transcribe(short).text) <= CLIP_WER_BOUND
+    long_audio = np.concatenate([clips[0][0], silence(1.0), clips[1][0]])  # over the window: whole
+    tiny.transcribe(long_audio)
+    assert frames == [ENCODER_WINDOW_S * 100, 3000]
 
 
 def test_shared_is_per_model(tiny):
