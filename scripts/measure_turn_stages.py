@@ -44,6 +44,8 @@ def one_run(turns: int) -> list[dict[str, float | int | str]]:
     conv = Conversation()
     rows = []
     for i in range(turns):
+        if hasattr(conv, "next_turn_head"):  # what the session does when the person starts to speak
+            llm.prefill(conv.next_turn_head(system), conversation=conv.key)
         conv.add_user(questions[i % len(questions)])
         t0 = time.perf_counter()
         plan = conv.answer_plan(system)

@@ -155,6 +155,17 @@ class Conversation:
         notes = mode == "llm"
         return AnswerPlan(self._messages(system, grounding, max_turns, notes=notes), grounding, None, self.key)
 
+    def next_turn_head(self, system: str, *, max_turns: int = 8, notes: bool = True) -> list[ChatMessage]:
+        """The messages the next answer's prompt opens with: the window as it will be once one more
+        participant turn arrives, without that turn (issue #12).
+
+        Evaluated while the person speaks, it leaves only their words to the model at the end of
+        the turn. The window drops its oldest entry on every turn once full, and moving the cached
+        rest down costs ~0.2 s with 8 cache slots; here that happens before the turn ends.
+        """
+        ahead = Conversation([*self.entries, Entry("user", "")], self.heard, self.key)
+        return ahead._messages(system, None, max_turns, notes=notes)[:-1]
+
     def preview_messages(self, system: str, text: str, *, max_turns: int = 8) -> list[ChatMessage]:
         """The messages the answer would get if ``text`` were the next participant turn, without adding it.
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from chimein.generation.scheduler import run_in_own_thread
 from chimein.memory.colistening import COLISTEN_WAIT_S, CoListening, answer_mode_for, language_of
 from chimein.memory.compression import CompressionConfig, compress
 from chimein.memory.conversation import AnswerPlan, Conversation, Entry
@@ -269,6 +270,19 @@ class CoListener:
         if result is not None:
             self._emit("context_compressed", **result.to_json())
             log.info("session %s: context compressed %s", self.session_id, result.to_json())
+
+    def warm_answer(self, instruction: str) -> None:
+        """Evaluate the next answer's prompt head now (a person started speaking), if the model can.
+
+        Skipped while a reply is under way (its words are not in memory yet) and, by the model's
+        scheduler, when every generation slot is busy: it is only a head start.
+        """
+        prefill = getattr(self.llm, "prefill", None)
+        if prefill is None or self._replying() or self._closed():
+            return
+        messages = self.memory.next_turn_head(instruction, notes=self.state.mode == "llm")
+        if len(messages) > 1:  # the instruction alone was evaluated when the session began
+            self._spawn(run_in_own_thread(lambda: prefill(messages, conversation=self.memory.key)))
 
     async def answer_plan(self, reply_id: str, instruction: str) -> AnswerPlan:
         """Compress if past the trigger, then ground the question in heard material (memory/)."""

@@ -183,6 +183,8 @@ class LiveSession:
         if self.setup.explicit_vad_signal and isinstance(event, ev.Started | ev.Ended):
             for message in out.vad_signals(isinstance(event, ev.Started), event.at_s):
                 self._put(message)
+        if isinstance(event, ev.Started):
+            self.colistener.warm_answer(self.answer_instruction)
         self._feed(event)
 
     # ---------------------------------------------------------------- the controller's actions

@@ -54,3 +54,16 @@ def test_preview_is_the_prompt_the_answer_will_get_and_changes_nothing():
     assert conv.entries == before
     conv.add_user("And one more?")
     assert preview == conv.answer_plan("Be brief.").messages
+
+
+def test_next_turn_head_is_the_next_prompt_without_the_question_once_the_window_drops_entries():
+    conv = Conversation()
+    for i in range(6):  # past the 8-entry window: each new turn drops the oldest entry
+        conv.add_user(f"Question number {i}?")
+        conv.add_assistant(f"Answer number {i}.")
+    head = conv.next_turn_head("Be brief.")
+    conv.add_user("And one more?")
+    messages = conv.answer_plan("Be brief.").messages
+    assert messages[:-1] == head
+    assert messages[-1].content == "And one more?"
+    assert "Question number 0?" not in [m.content for m in head]

@@ -95,6 +95,22 @@ async def test_a_spoken_question_gets_a_spoken_answer(client_factory):
     await client.session.close()
 
 
+async def test_the_next_answers_prompt_head_is_evaluated_when_a_person_starts_speaking(client_factory):
+    client = client_factory(["What time is it?", "And the date?"])
+    prefills: list[tuple[list[Any], str | None]] = []
+    client.services.llm.prefill = lambda messages, conversation=None: prefills.append((messages, conversation))
+    for n in (1, 2):
+        await client.play(np.concatenate([silence(0.5), speech(1.0), silence(1.0)]))
+        await client.until("turnComplete", n)
+    warmed = [(m, c) for m, c in prefills if len(m) > 1]
+    assert len(warmed) == 1  # the first question had no history to warm
+    messages, conversation = warmed[0]
+    assert [m.content for m in messages[1:]] == ["What time is it?", "It is noon."]
+    assert conversation == client.session.memory.key
+    assert client.services.llm.prompts[-1][:-1] == messages  # the answer's prompt continues the warmed head
+    await client.session.close()
+
+
 async def test_speech_over_the_answer_interrupts_it_and_is_answered(client_factory):
     said = ["What time is it?", "tell me about trains instead", "Tell me about trains instead."]
     client = client_factory(said, lead_s=0.25)  # paced: the answer is still playing when the listener speaks
