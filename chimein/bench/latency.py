@@ -148,20 +148,23 @@ async def _ask(session: Any, question: np.ndarray, *, timeout_s: float) -> TurnR
     speech_end: list[float] = []
 
     async def receive() -> None:
-        async for message in session.receive():
-            content = message.server_content
-            if content is None:
-                continue
-            if content.input_transcription and content.input_transcription.text:
-                state["heard"] += content.input_transcription.text
-            if content.output_transcription and content.output_transcription.text:
-                state["said"] += content.output_transcription.text
-            if content.model_turn and content.model_turn.parts and speech_end:
-                if state["first"] is None and any(p.inline_data is not None for p in content.model_turn.parts):
-                    state["first"] = time.monotonic()
-            if content.turn_complete and state["first"] is not None:
-                done.set()
-                return
+        # The SDK's receive() ends at every turnComplete, a declined turn's too (proactive audio:
+        # the meeting's last utterance is declined while the question is asked): read on.
+        while True:
+            async for message in session.receive():
+                content = message.server_content
+                if content is None:
+                    continue
+                if content.input_transcription and content.input_transcription.text:
+                    state["heard"] += content.input_transcription.text
+                if content.output_transcription and content.output_transcription.text:
+                    state["said"] += content.output_transcription.text
+                if content.model_turn and content.model_turn.parts and speech_end:
+                    if state["first"] is None and any(p.inline_data is not None for p in content.model_turn.parts):
+                        state["first"] = time.monotonic()
+                if content.turn_complete and state["first"] is not None:
+                    done.set()
+                    return
 
     receiver = asyncio.create_task(receive())
     try:
