@@ -39,6 +39,21 @@ def is_dangling_request(text: str) -> bool:
     return DANGLING_REQUEST.match(text.strip(" .,!?;:…").lower()) is not None
 
 
+def words_end_turn(text: str) -> bool:
+    """A pause after a whole question ends the turn, even when Smart Turn heard it as unfinished.
+
+    Smart Turn judges the sound alone, and some voices' intonation reads to it as mid-thought;
+    then the turn waited for the silence fallback (800 ms). Whisper's question mark after at least
+    three words, on a question that does not trail off ("Can you tell me...?", "...of the?"), is a
+    second opinion from the words, available as soon as the pause's early transcription is.
+    """
+    stripped = text.strip()
+    if not stripped.endswith("?") or len(words_of(stripped)) < 3:
+        return False
+    bare = stripped.strip(" .,!?;:…").lower()
+    return DANGLING_REQUEST.match(bare) is None and bare.rsplit(" ", 1)[-1] not in CONTINUATION_WORDS
+
+
 def is_complete(probability: float) -> bool:
     """Smart Turn calls the pause the end of the turn."""
     return probability > SMART_TURN_THRESHOLD

@@ -23,7 +23,7 @@ from __future__ import annotations
 from chimein.perception.speakers import EnrolledVoice, Match, Participants
 from chimein.policy.barge_in import OverlapVerdict, is_stop_follow_up
 from chimein.policy.chatter import background_reason, reference_level_db
-from chimein.policy.endpointing import is_acknowledgement, is_dangling_request, pause_grace_s
+from chimein.policy.endpointing import is_acknowledgement, is_dangling_request, pause_grace_s, words_end_turn
 from chimein.protocol import server_messages as out_messages
 from chimein.session import events as ev
 from chimein.session.options import TurnOptions
@@ -171,6 +171,13 @@ class TurnController:
         self._eot_probability = event.probability
         out.append(ev.Emit("end_of_turn_scored", {"at_s": event.at_s, "probability": round(event.probability, 3)}))
         if event.probability > self.options.smart_turn_threshold and event.pause_id == self.pause_id:
+            out.append(ev.EndUtterance(self.utterance_id, pause_id=event.pause_id))
+
+    def _on_PauseTranscribed(self, event: ev.PauseTranscribed, out: list[ev.Action]) -> None:
+        if not self.utterance_open or event.utterance_id != self.utterance_id or event.pause_id != self.pause_id:
+            return  # the speaker went on, or the turn is over
+        if words_end_turn(event.text):
+            out.append(ev.Emit("end_of_turn_words", {"text": event.text}))
             out.append(ev.EndUtterance(self.utterance_id, pause_id=event.pause_id))
 
     def _on_ManualStart(self, event: ev.ManualStart, out: list[ev.Action]) -> None:

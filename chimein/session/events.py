@@ -90,6 +90,15 @@ class PauseScored:
 
 
 @dataclass(frozen=True)
+class PauseTranscribed:
+    """The words up to a pause that Smart Turn did not call the end (the early transcription)."""
+
+    utterance_id: int
+    pause_id: int
+    text: str
+
+
+@dataclass(frozen=True)
 class TurnSkipped:
     """The runner found nothing to answer in the turn (no audio, or a recording playing: kept as heard)."""
 
@@ -180,7 +189,7 @@ class ContentTurn:
 
 
 Event = (
-    Heard | Started | Paused | Resumed | Ended | PauseScored | TurnSkipped | TurnTranscribed | GraceElapsed
+    Heard | Started | Paused | Resumed | Ended | PauseScored | PauseTranscribed | TurnSkipped | TurnTranscribed | GraceElapsed
     | Decided | ReplyAudible | ReplyFinished | OverlapTranscribed | OverlapVoice | ManualStart | ManualEnd
     | TextTurn | ContentTurn
 )

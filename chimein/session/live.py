@@ -263,14 +263,16 @@ class LiveSession:
         probability = await asyncio.to_thread(self.services.smart_turn.completion_probability, action.audio)
         ends = probability > SMART_TURN_THRESHOLD and action.pause_id == self.controller.pause_id
         self._feed(ev.PauseScored(action.utterance_id, action.pause_id, action.at_s, probability))
-        if speculative is not None and not ends and self.setup.input_transcription:
-            # interimInputTranscription: the words so far, from the transcription made at this pause anyway.
-            transcription = await asyncio.shield(speculative)
-            if transcription.text.strip() and self.controller.utterance_open \
-                    and self.controller.utterance_id == action.utterance_id:
-                self._put(out.input_transcription(transcription.text.strip(), finished=False, interim=True,
-                                                  start_s=action.at_s - len(action.audio) / INPUT_RATE,
-                                                  end_s=self.hearing.clock_s))
+        if speculative is None or ends:
+            return
+        text = (await asyncio.shield(speculative)).text.strip()
+        if not text or not self.controller.utterance_open or self.controller.utterance_id != action.utterance_id:
+            return
+        if self.setup.input_transcription:  # interimInputTranscription: the words so far
+            self._put(out.input_transcription(text, finished=False, interim=True,
+                                              start_s=action.at_s - len(action.audio) / INPUT_RATE,
+                                              end_s=self.hearing.clock_s))
+        self._feed(ev.PauseTranscribed(action.utterance_id, action.pause_id, text))  # a whole question ends it
 
     def _end_turn(self, action: ev.EndTurn) -> None:
         turn = action.turn

@@ -91,6 +91,29 @@ def test_an_incomplete_pause_waits_for_more():
     assert not of(s.feed(ev.PauseScored(score.utterance_id, score.pause_id, 2.0, 0.3)), ev.EndUtterance)
 
 
+def test_a_whole_question_at_a_pause_smart_turn_doubted_ends_the_utterance():
+    s = Script()
+    s.feed(ev.Started(1.0, -20.0))
+    score = one(s.feed(ev.Paused(2.0, audio(1.5))), ev.ScorePause)
+    s.feed(ev.PauseScored(score.utterance_id, score.pause_id, 2.0, 0.3))
+    words = s.feed(ev.PauseTranscribed(score.utterance_id, score.pause_id, "What is the boiling point of water?"))
+    end = one(words, ev.EndUtterance)
+    assert s.ctrl.may_end_utterance(end)
+    assert emitted(words, "end_of_turn_words") == [{"text": "What is the boiling point of water?"}]
+
+
+def test_words_at_a_pause_that_trail_off_or_come_too_late_end_nothing():
+    s = Script()
+    s.feed(ev.Started(1.0, -20.0))
+    score = one(s.feed(ev.Paused(2.0, audio(1.5))), ev.ScorePause)
+    s.feed(ev.PauseScored(score.utterance_id, score.pause_id, 2.0, 0.3))
+    for unfinished in ("I was thinking about", "Could you tell me?", "Is it?", "And what about the?"):
+        assert not of(s.feed(ev.PauseTranscribed(score.utterance_id, score.pause_id, unfinished)), ev.EndUtterance)
+    s.feed(ev.Resumed(2.4))  # the speaker went on before the words were ready
+    late = ev.PauseTranscribed(score.utterance_id, score.pause_id, "What is the boiling point of water?")
+    assert not of(s.feed(late), ev.EndUtterance)
+
+
 def test_a_score_for_a_pause_the_speaker_left_is_stale():
     s = Script()
     s.feed(ev.Started(1.0, -20.0))
