@@ -30,3 +30,46 @@ def test_report_puts_the_baseline_beside_the_current_tree() -> None:
     assert "| all median_s | 0.600 | 1.100 |" in text
     assert "current / baseline abc: 0.55" in text
     assert "| 4 | current | 4/4 |" in text and "| 4 | baseline abc | 4/4 |" in text
+
+
+async def test_a_question_is_timed_past_a_declined_turns_turn_complete() -> None:
+    """The SDK's receive() ends at every turnComplete. With proactive audio the meeting's last
+    utterance is declined (its own turnComplete) while the question is asked: the answer after it
+    must still be read and timed (it was not, and the concurrency sweep reported it unanswered)."""
+    import asyncio
+
+    import numpy as np
+    from google.genai import types
+
+    from chimein.bench.latency import _ask
+
+    def message(**content) -> types.LiveServerMessage:
+        return types.LiveServerMessage(server_content=types.LiveServerContent(**content))
+
+    class Session:
+        def __init__(self) -> None:
+            self.turns = [
+                [message(input_transcription=types.Transcription(text="the meeting's last words.")),
+                 message(turn_complete=True)],  # declined: no audio
+                [message(input_transcription=types.Transcription(text=" What is two plus two?")),
+                 message(model_turn=types.Content(parts=[types.Part(inline_data=types.Blob(
+                     data=b"\0\0" * 2400, mime_type="audio/pcm;rate=24000"))])),
+                 message(output_transcription=types.Transcription(text="Four.")),
+                 message(turn_complete=True)],
+            ]
+
+        async def send_realtime_input(self, **_: object) -> None:
+            pass
+
+        async def receive(self):
+            if not self.turns:
+                await asyncio.sleep(3600)
+            turn = self.turns.pop(0)
+            if len(self.turns) == 0:
+                await asyncio.sleep(0.4)  # the answer comes after the question was said
+            for m in turn:
+                yield m
+
+    result = await _ask(Session(), np.zeros(1600 * 2, np.float32), timeout_s=5.0)
+    assert result.latency_s is not None and result.said == "Four."
+    assert "What is two plus two?" in result.heard
