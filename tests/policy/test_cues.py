@@ -29,6 +29,11 @@ from chimein.policy.cues import analyse
         ("I really love cooking!", "statement"),
         ("Oh yes, me too! My favorite is French cuisine.", "statement"),
         ("And the living room too.", "continuation"),
+        # a wh-clause with its own subject, closed as a statement (a speech heard on a loudspeaker)
+        ("What your country can do for you ask what you can do for your country.", "statement"),
+        ("What you need is a bigger pan.", "statement"),
+        ("What you need to do is whisk it?", "question"),
+        ("What is the capital of Peru.", "question"),  # ASR closed a question with a period
     ],
 )
 def test_request_kind(text: str, kind: str) -> None:
