@@ -2,8 +2,8 @@
 
 Two measurements, each through the public google-genai SDK to real ``chimein serve`` processes,
 in real time, questions spoken in voices chimein does not answer in
-(``joe-high``, ``heart-low``); latency is end of the question's speech (the last sample sent)
-to the first answer audio on the wire:
+(``joe-high``, ``heart-low``); latency is the end of the question's voiced speech (the last sample
+sent, less the clip's trailing silence) to the first answer audio on the wire:
 
 * **long session**: one session (proactive audio off) asks ``--turns`` questions in a row;
   latency by turn index.
@@ -169,7 +169,7 @@ async def _ask(session: Any, question: np.ndarray, *, timeout_s: float) -> TurnR
     receiver = asyncio.create_task(receive())
     try:
         await _send(session, question)
-        speech_end.append(time.monotonic())
+        speech_end.append(time.monotonic() - trailing_silence_s(question))
         silence = np.zeros(int(timeout_s * 16000), np.float32)
         sender = asyncio.create_task(_send(session, silence, stop=done))
         with contextlib.suppress(TimeoutError):
@@ -183,6 +183,18 @@ async def _ask(session: Any, question: np.ndarray, *, timeout_s: float) -> TurnR
     first = state["first"]
     return TurnResult(None if first is None else round(first - speech_end[0], 3), state["heard"].strip(),
                       state["said"].strip())
+
+
+def trailing_silence_s(audio: np.ndarray) -> float:
+    """Seconds after the last voiced 10 ms frame (within 35 dB of the loudest): latency counts from
+    the end of voiced speech, not from the end of the clip (one voice's clips end with 0.15 s of
+    silence, another's with 0.55 s)."""
+    frames = len(audio) // 160
+    if frames == 0:
+        return 0.0
+    rms = np.sqrt(np.mean(audio[: frames * 160].reshape(frames, 160) ** 2, axis=1)) + 1e-12
+    voiced = np.nonzero(20 * np.log10(rms / rms.max()) > -35.0)[0]
+    return (len(audio) - (voiced[-1] + 1) * 160) / 16000
 
 
 def _question_audio(i: int) -> np.ndarray:
@@ -412,7 +424,7 @@ def markdown(results: dict[str, Any]) -> str:
         if a and b:
             lines.append(f"Long-session median, {names[0]} / {names[1]}: {a / b:.2f}\n")
     if all("long_session" in results["targets"][n] for n in names):
-        lines.append("## Long session (end of speech -> first answer audio, seconds)\n")
+        lines.append("## Long session (end of voiced speech -> first answer audio, seconds)\n")
         lines.append("| | " + " | ".join(names) + " |")
         lines.append("|---" * (len(names) + 1) + "|")
         for part in ("all", "first_half", "second_half"):

@@ -73,3 +73,16 @@ async def test_a_question_is_timed_past_a_declined_turns_turn_complete() -> None
     result = await _ask(Session(), np.zeros(1600 * 2, np.float32), timeout_s=5.0)
     assert result.latency_s is not None and result.said == "Four."
     assert "What is two plus two?" in result.heard
+
+
+def test_latency_counts_from_the_end_of_voiced_speech_not_of_the_clip() -> None:
+    import numpy as np
+
+    from chimein.bench.latency import trailing_silence_s
+
+    t = np.arange(16000) / 16000
+    voiced = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    clip = np.concatenate([voiced, np.zeros(8000, np.float32)])
+    clip[-8000:] += np.random.default_rng(0).normal(0, 1e-4, 8000).astype(np.float32)  # a quiet room, not digital zero
+    assert abs(trailing_silence_s(clip) - 0.5) <= 0.01
+    assert trailing_silence_s(voiced) <= 0.01
