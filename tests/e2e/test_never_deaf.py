@@ -40,25 +40,27 @@ TEN_SPEAKERS = (
 async def _collect(session, record: TurnRecord, done: asyncio.Event, words: tuple[str, ...]) -> None:
     """Transcripts, the answer's text (TEXT modality: model_turn text parts) and turnComplete.
 
-    With ``words``, only a turnComplete after a transcript holding one of them counts: on a loaded
-    machine an earlier turn may complete late, while this one is being said.
+    With ``words``, only a turnComplete after a transcript holding one of them counts: an earlier
+    turn may complete late, while this one is being said (a recording's later phrases, declined
+    one by one).
     """
-    async for message in session.receive():
-        content = message.server_content
-        if content is None:
-            continue
-        if content.input_transcription and content.input_transcription.text:
-            record.input_text += content.input_transcription.text
-        if content.model_turn and content.model_turn.parts:
-            record.output_text += "".join(p.text or "" for p in content.model_turn.parts)
-        if content.turn_complete:
-            if words and not any(w in record.input_text.lower() for w in words):
-                record.output_text = ""
+    while True:  # the SDK's receive() ends at every turnComplete, a declined turn's too: read on
+        async for message in session.receive():
+            content = message.server_content
+            if content is None:
                 continue
-            record.turn_complete = True
-            record.reason = content.turn_complete_reason
-            done.set()
-            return
+            if content.input_transcription and content.input_transcription.text:
+                record.input_text += content.input_transcription.text
+            if content.model_turn and content.model_turn.parts:
+                record.output_text += "".join(p.text or "" for p in content.model_turn.parts)
+            if content.turn_complete:
+                if words and not any(w in record.input_text.lower() for w in words):
+                    record.output_text = ""
+                    continue
+                record.turn_complete = True
+                record.reason = content.turn_complete_reason
+                done.set()
+                return
 
 
 async def _spoken_turn(session, audio: np.ndarray, *, timeout_s: float, words: tuple[str, ...] = ()) -> TurnRecord:
