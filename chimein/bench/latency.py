@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from chimein.bench.live import ServerHandle
+from chimein.bench.live import ServerHandle, every_message
 from chimein.server.launch import launch_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -148,23 +148,21 @@ async def _ask(session: Any, question: np.ndarray, *, timeout_s: float) -> TurnR
     speech_end: list[float] = []
 
     async def receive() -> None:
-        # The SDK's receive() ends at every turnComplete, a declined turn's too (proactive audio:
-        # the meeting's last utterance is declined while the question is asked): read on.
-        while True:
-            async for message in session.receive():
-                content = message.server_content
-                if content is None:
-                    continue
-                if content.input_transcription and content.input_transcription.text:
-                    state["heard"] += content.input_transcription.text
-                if content.output_transcription and content.output_transcription.text:
-                    state["said"] += content.output_transcription.text
-                if content.model_turn and content.model_turn.parts and speech_end:
-                    if state["first"] is None and any(p.inline_data is not None for p in content.model_turn.parts):
-                        state["first"] = time.monotonic()
-                if content.turn_complete and state["first"] is not None:
-                    done.set()
-                    return
+        # Past a declined turn's turnComplete too: the meeting's last utterance is declined while the question is asked.
+        async for message in every_message(session):
+            content = message.server_content
+            if content is None:
+                continue
+            if content.input_transcription and content.input_transcription.text:
+                state["heard"] += content.input_transcription.text
+            if content.output_transcription and content.output_transcription.text:
+                state["said"] += content.output_transcription.text
+            if content.model_turn and content.model_turn.parts and speech_end:
+                if state["first"] is None and any(p.inline_data is not None for p in content.model_turn.parts):
+                    state["first"] = time.monotonic()
+            if content.turn_complete and state["first"] is not None:
+                done.set()
+                return
 
     receiver = asyncio.create_task(receive())
     try:
@@ -186,15 +184,12 @@ async def _ask(session: Any, question: np.ndarray, *, timeout_s: float) -> TurnR
 
 
 def trailing_silence_s(audio: np.ndarray) -> float:
-    """Seconds after the last voiced 10 ms frame (within 35 dB of the loudest): latency counts from
-    the end of voiced speech, not from the end of the clip (one voice's clips end with 0.15 s of
+    """Seconds after the last voiced frame (within 35 dB of the loudest): latency counts from the
+    end of voiced speech, not from the end of the clip (one voice's clips end with 0.15 s of
     silence, another's with 0.55 s)."""
-    frames = len(audio) // 160
-    if frames == 0:
-        return 0.0
-    rms = np.sqrt(np.mean(audio[: frames * 160].reshape(frames, 160) ** 2, axis=1)) + 1e-12
-    voiced = np.nonzero(20 * np.log10(rms / rms.max()) > -35.0)[0]
-    return (len(audio) - (voiced[-1] + 1) * 160) / 16000
+    from chimein.bench.dsp import RATE, voiced_span
+
+    return (len(audio) - voiced_span(audio, floor_db=-35.0)[1]) / RATE
 
 
 def _question_audio(i: int) -> np.ndarray:

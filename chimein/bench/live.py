@@ -17,7 +17,7 @@ import os
 import ssl
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,9 +150,8 @@ class LiveRunner:
                 return time.monotonic() - t0
 
             async def receive() -> None:
-                while True:
-                    async for message in session.receive():
-                        record_sdk_message(trace, mixer, clock(), message)
+                async for message in every_message(session):
+                    record_sdk_message(trace, mixer, clock(), message)
 
             receiver = asyncio.create_task(receive())
             try:
@@ -201,6 +200,13 @@ class LiveRunner:
                 }
         finally:
             ledger.close()
+
+
+async def every_message(session: Any) -> AsyncIterator[Any]:
+    """Every server message of a google-genai live session: its receive() ends at each turnComplete."""
+    while True:
+        async for message in session.receive():
+            yield message
 
 
 def record_sdk_message(trace: RunTrace, mixer: InputMixer | None, t: float, message: Any) -> None:

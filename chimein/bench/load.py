@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from chimein.bench.live import every_message
 from chimein.perception.audio import float_to_pcm16, resample
 
 MODEL = "gemini-2.5-flash-native-audio-preview-09-2025"
@@ -124,21 +125,20 @@ class LoadClient:
         answered = asyncio.Event()
 
         async def receive() -> None:
-            while True:
-                async for message in session.receive():
-                    update = message.session_resumption_update
-                    if update and update.resumable and update.new_handle:
-                        self.handle = update.new_handle
-                    if message.go_away is not None and state["go_away"] is None:
-                        state["go_away"] = time.monotonic()
-                    content = message.server_content
-                    if content is None:
-                        continue
-                    if content.model_turn and state["asked_at"] is not None:
-                        self.stats.latencies_s.append(round(time.monotonic() - state["asked_at"], 3))
-                        state["asked_at"] = None
-                    if content.turn_complete:
-                        answered.set()
+            async for message in every_message(session):
+                update = message.session_resumption_update
+                if update and update.resumable and update.new_handle:
+                    self.handle = update.new_handle
+                if message.go_away is not None and state["go_away"] is None:
+                    state["go_away"] = time.monotonic()
+                content = message.server_content
+                if content is None:
+                    continue
+                if content.model_turn and state["asked_at"] is not None:
+                    self.stats.latencies_s.append(round(time.monotonic() - state["asked_at"], 3))
+                    state["asked_at"] = None
+                if content.turn_complete:
+                    answered.set()
 
         receiver = asyncio.create_task(receive())
         step = int(16000 * CHUNK_S)

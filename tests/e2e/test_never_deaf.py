@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from google.genai import types
 
+from chimein.bench.live import every_message
 from chimein.perception.audio import decode_audio_file, resample
 from chimein.perception.levels import speech_level_db
 from tests.conftest import REAL_DATA
@@ -44,23 +45,22 @@ async def _collect(session, record: TurnRecord, done: asyncio.Event, words: tupl
     turn may complete late, while this one is being said (a recording's later phrases, declined
     one by one).
     """
-    while True:  # the SDK's receive() ends at every turnComplete, a declined turn's too: read on
-        async for message in session.receive():
-            content = message.server_content
-            if content is None:
+    async for message in every_message(session):  # past a declined turn's turnComplete too
+        content = message.server_content
+        if content is None:
+            continue
+        if content.input_transcription and content.input_transcription.text:
+            record.input_text += content.input_transcription.text
+        if content.model_turn and content.model_turn.parts:
+            record.output_text += "".join(p.text or "" for p in content.model_turn.parts)
+        if content.turn_complete:
+            if words and not any(w in record.input_text.lower() for w in words):
+                record.output_text = ""
                 continue
-            if content.input_transcription and content.input_transcription.text:
-                record.input_text += content.input_transcription.text
-            if content.model_turn and content.model_turn.parts:
-                record.output_text += "".join(p.text or "" for p in content.model_turn.parts)
-            if content.turn_complete:
-                if words and not any(w in record.input_text.lower() for w in words):
-                    record.output_text = ""
-                    continue
-                record.turn_complete = True
-                record.reason = content.turn_complete_reason
-                done.set()
-                return
+            record.turn_complete = True
+            record.reason = content.turn_complete_reason
+            done.set()
+            return
 
 
 async def _spoken_turn(session, audio: np.ndarray, *, timeout_s: float, words: tuple[str, ...] = ()) -> TurnRecord:
