@@ -163,17 +163,16 @@ class Conversation:
         the turn. The window drops its oldest entry on every turn once full, and moving the cached
         rest down costs ~0.2 s with 8 cache slots; here that happens before the turn ends.
         """
-        ahead = Conversation([*self.entries, Entry("user", "")], self.heard, self.key)
-        return ahead._messages(system, None, max_turns, notes=notes)[:-1]
+        return self.preview_messages(system, "", max_turns=max_turns, notes=notes)[:-1]
 
-    def preview_messages(self, system: str, text: str, *, max_turns: int = 8) -> list[ChatMessage]:
+    def preview_messages(self, system: str, text: str, *, max_turns: int = 8, notes: bool = True) -> list[ChatMessage]:
         """The messages the answer would get if ``text`` were the next participant turn, without adding it.
 
         For a speculative prefill while the end of the turn is still being decided: the prompt the
         model evaluates ahead is then the one it gets, so little is left to do when the turn ends.
         """
         ahead = Conversation([*self.entries, Entry("user", text.strip())], self.heard, self.key)
-        return ahead._messages(system, None, max_turns, notes=True)
+        return ahead._messages(system, None, max_turns, notes=notes)
 
     def chat_messages(self, system: str, *, max_turns: int = 8) -> list[ChatMessage]:
         """System prompt (with heard evidence for the pending question), then the last turns.

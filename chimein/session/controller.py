@@ -174,11 +174,10 @@ class TurnController:
             out.append(ev.EndUtterance(self.utterance_id, pause_id=event.pause_id))
 
     def _on_PauseTranscribed(self, event: ev.PauseTranscribed, out: list[ev.Action]) -> None:
-        if not self.utterance_open or event.utterance_id != self.utterance_id or event.pause_id != self.pause_id:
-            return  # the speaker went on, or the turn is over
-        if words_end_turn(event.text):
+        end = ev.EndUtterance(event.utterance_id, pause_id=event.pause_id)
+        if self.may_end_utterance(end) and words_end_turn(event.text):  # else the speaker went on, or it ended
             out.append(ev.Emit("end_of_turn_words", {"text": event.text}))
-            out.append(ev.EndUtterance(self.utterance_id, pause_id=event.pause_id))
+            out.append(end)
 
     def _on_ManualStart(self, event: ev.ManualStart, out: list[ev.Action]) -> None:
         reply = self.current
