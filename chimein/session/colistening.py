@@ -280,9 +280,14 @@ class CoListener:
         prefill = getattr(self.llm, "prefill", None)
         if prefill is None or self._replying() or self._closed():
             return
-        messages = self.memory.next_turn_head(instruction, notes=self.state.mode == "llm")
-        if len(messages) > 1:  # the instruction alone was evaluated when the session began
-            self._spawn(run_in_own_thread(lambda: prefill(messages, conversation=self.memory.key)))
+        notes = self.state.mode == "llm"
+
+        def warm() -> None:  # off the loop: the notes of long recordings join their whole transcripts
+            messages = self.memory.next_turn_head(instruction, notes=notes)
+            if len(messages) > 1:  # the instruction alone was evaluated when the session began
+                prefill(messages, conversation=self.memory.key)
+
+        self._spawn(run_in_own_thread(warm))
 
     async def answer_plan(self, reply_id: str, instruction: str) -> AnswerPlan:
         """Compress if past the trigger, then ground the question in heard material (memory/)."""
