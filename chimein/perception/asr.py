@@ -213,6 +213,13 @@ class SpeechRecognizer:
             local_files_only=True,
         )
         self._lock = threading.Lock()
+        self._calls = 0  # in flight: running or waiting for the lock
+        self._calls_lock = threading.Lock()
+
+    @property
+    def busy(self) -> bool:
+        """A call is running or waiting: early work (a pause's transcription) should not join the queue."""
+        return self._calls > 0
 
     @classmethod
     def shared(cls, model: ModelName = "tiny.en") -> SpeechRecognizer:
@@ -246,32 +253,42 @@ class SpeechRecognizer:
         lang = "en" if self._english_only else language
         if x.size == 0 or float(np.max(np.abs(x))) < SILENCE_PEAK:
             return Transcription("", lang or "en", (), duration, dropped="silence")
-        with self._lock:
-            # Whisper falls back to sampling (temperature 0.2, 0.4) on unsure audio: a fixed seed per
-            # call makes the same audio give the same words, whatever was transcribed before.
-            ctranslate2.set_random_seed(0)
-            short = self._english_only and duration + 1.0 <= ENCODER_WINDOW_S
-            for window in [ENCODER_WINDOW_S * 100, None] if short else [None]:
-                self._model.window_frames = window
-                segments, info = self._model.transcribe(
-                    x,
-                    language=lang,
-                    beam_size=beam_size,
-                    initial_prompt=prompt or None,
-                    hotwords=f"{hotwords} {HOTWORDS_TAIL}" if hotwords and not prompt else None,
-                    word_timestamps=word_timestamps,
-                    without_timestamps=not word_timestamps,
-                    condition_on_previous_text=False,
-                    vad_filter=False,
-                    no_speech_threshold=NO_SPEECH_THRESHOLD,
-                    log_prob_threshold=LOG_PROB_THRESHOLD,
-                    compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD,
-                    temperature=(0.0, 0.2, 0.4),
-                    max_new_tokens=self._token_budget(duration, prompt or hotwords),
-                )
-                segments = list(segments)  # the generator does the work: run it under the lock
-                if not _looks_looped(segments):
-                    break  # else: decode again over Whisper's own 30 s window
+        with self._calls_lock:
+            self._calls += 1
+        try:
+            with self._lock:
+                return self._transcribe_locked(x, duration, lang, beam_size, prompt, word_timestamps, hotwords)
+        finally:
+            with self._calls_lock:
+                self._calls -= 1
+
+    def _transcribe_locked(self, x: np.ndarray, duration: float, lang: str | None, beam_size: int,
+                           prompt: str | None, word_timestamps: bool, hotwords: str | None) -> Transcription:
+        # Whisper falls back to sampling (temperature 0.2, 0.4) on unsure audio: a fixed seed per
+        # call makes the same audio give the same words, whatever was transcribed before.
+        ctranslate2.set_random_seed(0)
+        short = self._english_only and duration + 1.0 <= ENCODER_WINDOW_S
+        for window in [ENCODER_WINDOW_S * 100, None] if short else [None]:
+            self._model.window_frames = window
+            segments, info = self._model.transcribe(
+                x,
+                language=lang,
+                beam_size=beam_size,
+                initial_prompt=prompt or None,
+                hotwords=f"{hotwords} {HOTWORDS_TAIL}" if hotwords and not prompt else None,
+                word_timestamps=word_timestamps,
+                without_timestamps=not word_timestamps,
+                condition_on_previous_text=False,
+                vad_filter=False,
+                no_speech_threshold=NO_SPEECH_THRESHOLD,
+                log_prob_threshold=LOG_PROB_THRESHOLD,
+                compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD,
+                temperature=(0.0, 0.2, 0.4),
+                max_new_tokens=self._token_budget(duration, prompt or hotwords),
+            )
+            segments = list(segments)  # the generator does the work: run it under the lock
+            if not _looks_looped(segments):
+                break  # else: decode again over Whisper's own 30 s window
         return self._assemble(segments, info.language, duration, hinted=bool(hotwords) and not prompt)
 
     @staticmethod

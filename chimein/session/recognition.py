@@ -44,8 +44,15 @@ class Recognition:
         self._speculative: tuple[int, asyncio.Future[Any]] | None = None  # (pause id, ASR of the paused audio)
         self._turn_words: dict[int, tuple[Any, ...]] = {}  # turn id -> (words, language) for its transcript
 
-    def speculate(self, pause_id: int, audio: np.ndarray) -> asyncio.Future[Any]:
-        """Transcribe the paused audio now; reused if the turn ends in this pause."""
+    def speculate(self, pause_id: int, audio: np.ndarray) -> asyncio.Future[Any] | None:
+        """Transcribe the paused audio now; reused if the turn ends in this pause.
+
+        Skipped (None) while the recogniser is busy: early work must not queue ahead of the turns
+        other sessions have finished, and under load it would only add to that queue (#12).
+        """
+        self._speculative = None
+        if getattr(self._services.asr, "busy", False):
+            return None
         future = asyncio.ensure_future(asyncio.to_thread(self.transcribe, audio))
         self._speculative = (pause_id, future)
         return future

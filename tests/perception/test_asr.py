@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -144,6 +145,22 @@ def test_two_threads_transcribe_correctly(tiny, clips):
     assert [results[0].text, results[1].text] == sequential
     for i, (_, reference) in enumerate(chosen):
         assert word_error_rate(reference, results[i].text) <= CLIP_WER_BOUND
+
+
+def test_busy_while_a_call_runs_or_waits_so_early_work_can_stay_out_of_the_queue(tiny, clips):
+    """A pause's early transcription is skipped while the recogniser is busy (#12): ``busy`` must be
+    true for a call waiting on the lock, and false once every call is done."""
+    assert not tiny.busy
+    done: list[str] = []
+    with tiny._lock:  # another session's decode is running
+        worker = threading.Thread(target=lambda: done.append(tiny.transcribe(clips[0][0]).text))
+        worker.start()
+        deadline = time.monotonic() + 10
+        while not tiny.busy and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert tiny.busy and not done
+    worker.join(timeout=60)
+    assert done and done[0] and not tiny.busy
 
 
 def test_short_speech_is_encoded_over_a_shorter_window_and_long_speech_over_30_s(tiny, clips, monkeypatch):

@@ -43,6 +43,7 @@ class FakeAsr:
     """Transcripts in order: one per call."""
 
     said: list[str]
+    busy: bool = False  # another session's decode is running or waiting
 
     def transcribe(self, audio: np.ndarray, *, hotwords: str | None = None, word_timestamps: bool = False) -> Words:
         self.hotwords = hotwords  # what the session told the recogniser to expect (#11)

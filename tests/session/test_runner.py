@@ -111,6 +111,18 @@ async def test_the_next_answers_prompt_head_is_evaluated_when_a_person_starts_sp
     await client.session.close()
 
 
+async def test_a_pause_is_transcribed_early_only_while_the_recogniser_is_idle(client_factory):
+    """Early work must not queue ahead of turns other sessions have finished (#12)."""
+    client = client_factory(["What time is it?"])
+    recognition = client.session.recognition
+    client.services.asr.busy = True
+    assert recognition.speculate(1, speech(1.0)) is None
+    client.services.asr.busy = False
+    early = recognition.speculate(2, speech(1.0))
+    assert early is not None and (await early).text == "What time is it?"
+    await client.session.close()
+
+
 async def test_speech_over_the_answer_interrupts_it_and_is_answered(client_factory):
     said = ["What time is it?", "tell me about trains instead", "Tell me about trains instead."]
     client = client_factory(said, lead_s=0.25)  # paced: the answer is still playing when the listener speaks
