@@ -98,7 +98,9 @@ _SOCIAL_AFTER_YOU = {
 }
 _INFO_AFTER_CAN_YOU = _COMMAND_VERBS | {"please", "quickly", "also", "just"}
 _SOCIAL_WH = re.compile(
-    r"^(?:what|how|where|when|who|why)(?:'s)?\s+(?:did|were|was|are|have|had|will|would)\s+(?:you|we|u)\b|"
+    r"^(?:what|how|where|when|who|why)(?:'s)?(?:\s+(?:much|many|long|often|far))?\s+(?:did|were|was|are|have|had|will|would)\s+(?:you|we|u)\b(?!\s+(?:say|said|mean|suggest|recommend))|"
+    # "is that one any better?", "can I see it?": about a thing the people are looking at
+    r"^(?:is|was|does|did|are|were)\s+(?:that|this)\s+one\b|^(?:can|could|may)\s+i\s+(?:see|have|try|borrow|hold|look at)\s+(?:it|that|this|one|them|those|yours)\b|"
     r"^(?:what|who|which|where|how)(?:\s+\w+){0,2}\s+do\s+(?:you|u)\s+(?:think|want|like|prefer|mean|feel|fancy|love|reckon|say)\b|"
     r"^(?:what|who|how|where)(?:'s| is| was| are| were)\s+(?:your|ur)\b|^how(?:'s| is| are| was)\s+(?:it going|things|you|everyone|everything)\b|"
     r"^(?:what|why)\s+(?:happened|'s wrong|is wrong|'s up|is up|'s going on)\b|^what's\s+(?:wrong|up|going on)\b|"
@@ -109,7 +111,9 @@ _SOCIAL_WH = re.compile(
 )
 _OPEN_NEED = re.compile(
     r"\bi wonder\b|\bi(?:'m| am) (?:wondering|curious|confused|trying to (?:figure out|remember|work out|understand))\b|"
-    r"\bi(?:'m| am) (?:not sure|unsure|not certain)(?: (?:about|of))? (?:how|what|why|when|where|which|who|whether|if)\b|"
+    r"\b(?:i(?:'m| am) )?(?:(?:not|never|not ever|not really|not quite|not totally|not entirely|still not|never quite|never really) "
+    r"(?:sure|certain|clear)|unsure)(?: (?:about|of|on))? (?:how|what|why|when|where|which|who|whether|if)\b|"
+    r"^(?:(?:um|uh|so|honestly|well|and|but)\s+)*(?:no|not a|not the (?:faintest|slightest)) (?:idea|clue) (?:how|what|why|when|where|which|who|whether|if)\b|"
     r"\bi (?:never|don't|do not|can't|cannot|can never|still don't|still can't|really don't|never really|didn't|did not|"
     r"have never|'ve never|couldn't|honestly don't|just don't|always forget|keep forgetting|forget|forgot|never remember|"
     r"never understood|never get|don't really|can't ever)\s*(?:know|remember|understand|understood|get|got|figure out|"
@@ -134,6 +138,22 @@ _DETERMINERS = {"a", "an", "the", "my", "your", "our", "his", "her", "their", "i
 _PEOPLE_WORDS = {"we", "we're", "we've", "we'll", "we'd", "our", "ours", "us", "let's", "your", "yours", "y'all", "guys"}
 _FRAGMENT_WORDS = 4
 _ANAPHORA = {"it", "its", "it's", "that", "this", "those", "these", "they", "them", "their", "one", "ones", "then", "instead", "else", "too", "either", "also", "such"}
+#: Words that name no subject: function words, pronouns, and the verbs and adverbs of any problem.
+_GENERIC_WORDS = {
+    "a", "an", "the", "and", "or", "but", "so", "um", "uh", "oh", "well", "like", "you", "know", "okay", "ok",
+    "what", "what's", "whats", "how", "why", "when", "where", "which", "who", "whose", "whether", "if",
+    "i", "i'm", "me", "my", "we", "us", "our", "your", "he", "she", "him", "her", "his", "there", "here",
+    "is", "are", "was", "were", "be", "been", "am", "do", "does", "did", "doing", "done", "have", "has", "had",
+    "can", "could", "should", "would", "will", "shall", "may", "might", "must", "not", "don't", "didn't", "doesn't",
+    "can't", "won't", "wouldn't", "shouldn't", "isn't", "wasn't", "to", "of", "in", "on", "at", "for", "from",
+    "with", "about", "up", "out", "off", "again", "now", "then", "still", "really", "actually", "just", "even",
+    "tonight", "today", "tomorrow", "next", "time", "make", "makes", "made", "get", "gets", "got", "go", "goes",
+    "went", "happen", "happens", "happened", "happening", "stop", "stopped", "fix", "fixed", "cause", "causes",
+    "caused", "wrong", "right", "better", "best", "worse", "anything", "something", "thing", "things", "way",
+    "problem", "mean", "means", "work", "works", "working", "worked", "help", "try", "need", "needs", "want",
+    "think", "normal", "enough", "too", "much", "many", "long", "often", "avoid", "prevent", "keep",
+    "keeps", "kept", "going", "any", "some", "all", "ways", "else", "instead",
+}
 _CONTINUATION_START = ("and", "so", "but", "also", "or", "then", "what about", "how about", "what if", "and what", "and how")
 _SAY_VERBS = {"say", "says", "said", "saying", "call", "calls", "called", "word", "words", "phrase", "like", "shout", "shouts", "yell"}
 _WAKE_FILLERS = {"ok", "so", "um", "uh", "oh", "and", "well", "alright", "yeah", "hmm", "right", "now", "please"}
@@ -155,6 +175,9 @@ class Cues:
     wake_in_passing: bool = False
     anaphoric: bool = False
     """Leans on the previous turn ("and how long in the oven?", "can it make you drowsy?")."""
+    no_subject: bool = False
+    """Names nothing of its own ("what did I do wrong?", "how do we stop that happening?"): its
+    subject is whatever was just said."""
     role_vocative: str | None = None
     """A role word used to call the assistant ("Assistant, ...", "Computer, ...", "Coach, ...")."""
     people_talk: bool = False
@@ -236,6 +259,11 @@ def _segment_kind(seg: str, mark: str, names: set[str]) -> RequestKind:
             if first in ("do", "does", "should", "can", "could") and third not in ("ever", "guys"):
                 return "question"
         return "social"
+    if first in _AUX and second in ("anyone", "anybody", "somebody", "someone") and re.match(
+        r"\w+ \w+ (?:look (?:up|into)|google|search|find out|check (?:how|what|when|where|which|who|whether|if)|"
+        r"work out|figure out|calculate|tell (?:me|us) (?:how|what|why|when|where|which|who|whether|if))\b", rest
+    ):
+        return "open_need"  # "can someone look up the launch date?": work an assistant can do
     if first in _AUX and second in ("anyone", "anybody", "everyone", "somebody", "someone", "either"):
         return "social"
     if first in ("can", "could", "would", "will") and second in ("you", "u") and third in _PERSON_VERBS:
@@ -451,6 +479,7 @@ def analyse(
         wake=wake,
         wake_in_passing=passing and wake is None,
         anaphoric=anaphoric,
+        no_subject=bool(words) and all(w in _GENERIC_WORDS or w in _ANAPHORA for w in words),
         role_vocative=role,
         people_talk=_people_talk(words, kind, anaphoric),
     )

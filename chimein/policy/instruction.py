@@ -69,6 +69,7 @@ _ROLE = re.compile(
     r"advisor|adviser|host|librarian|mechanic|planner|moderator|secretary|receptionist|navigator|trainer)\b",
     re.IGNORECASE,
 )
+_OWNER_ROLE = re.compile(r"\byou(?: are|'re)\s+(?:the|our|my|their)\s+(?:[\w-]+\s+){0,2}?([a-z][\w-]+)'s\s+assistant\b", re.IGNORECASE)
 _MEETING = re.compile(
     r"\b(?:meetings?|stand-?ups?|conference (?:room|call)|team call|video call|board ?room|brainstorm(?:ing)?|"
     r"retrospective|retro|sprint planning|minutes of)\b",
@@ -113,7 +114,8 @@ _NAME_PATTERNS = [
 ]
 _NAME_GATING = re.compile(
     r"\b(?:by (?:your |its )?name|(?:says?|said|saying|uses?|mentions?|calls? out|hear) (?:your|its) name|"
-    r"(?:calls?|called|addresses|addressed) you(?: by the name| as)?\s+[A-Z]|your name is (?:said|called|mentioned|used)|"
+    r"(?:calls?|called|addresses|addressed) you(?: by the name| as)?\s+[A-Z]|(?:speaks?|talks?) to you as\s+[A-Z]|"
+    r"your name is (?:said|called|mentioned|used)|"
     r"when (?:someone |anyone |people |a person )?says\s+[A-Z][\w-]+\b)",
 )
 
@@ -143,6 +145,8 @@ _TOPIC_LEADS = [
     r"(?:questions?|requests?|things?|matters?|topics?|anything|something|conversations?) (?:about|on|related to|regarding|concerning|involving)",
     r"(?:is|are) (?:about|related to|regarding|concerning|on the (?:topic|subject) of)",
     r"(?:related|relevant) to",
+    # "help the potters with their craft", "assist the kids with their homework"
+    r"(?:help|helps|assist|assists)(?: (?:the|our|my|your|their|any|all))? [\w'-]+(?: [\w'-]+)? with",
     # "when it's about gardening", "whenever the talk turns to wine"
     r"(?:when|whenever|if|once) (?:it|it's|this|that|the (?:talk|conversation|chat|discussion))(?:'s| is| turns| gets| moves| comes)? "
     r"(?:to|about|on|onto|into|around)",
@@ -207,7 +211,10 @@ def parse_instruction(text: str | None) -> GatingRules:
 
     topics = _topics(flat, names)
     known = {n.lower() for n in names} | {w.lower() for w in wake}
-    roles = tuple(r for r in _dedupe((*GENERIC_ROLES, *(m.group(1).lower() for m in _ROLE.finditer(flat)))) if r not in known)
+    found_roles = [m.group(1).lower() for m in _ROLE.finditer(flat)]
+    # "You are the car's assistant": "Car, find a petrol station" calls it.
+    found_roles += [m.group(1).lower() for m in _OWNER_ROLE.finditer(flat)]
+    roles = tuple(r for r in _dedupe((*GENERIC_ROLES, *found_roles)) if r not in known)
     return GatingRules(
         topics=topics,
         names=_dedupe(names),
@@ -263,6 +270,7 @@ def _topics(flat: str, names: tuple[str, ...]) -> tuple[str, ...]:
         spans.append(m.group(1))
     topics: list[str] = []
     for span in spans:
+        found: list[str] = []
         for part in _TOPIC_SPLIT.split(span):
             if _CLAUSE_START.match(part.strip()):
                 break  # "wine or cheese, feel free to join in": the list has ended
@@ -272,8 +280,29 @@ def _topics(flat: str, names: tuple[str, ...]) -> tuple[str, ...]:
                 continue
             if re.match(r"(?:you|yourself|your name|by name|directly|addressed|asked)\b", low):
                 continue
-            topics.append(topic)
+            found.append(topic)
+        topics.extend(_share_object(found))
+    for m in _ELABORATION.finditer(flat):
+        # "knitting and crochet: patterns, yarn, needles and stitches": each item, of that subject.
+        head = next((t for t in topics if m.group(1).lower().rstrip().endswith(t.lower())), None)
+        if head is not None:
+            topics.extend(f"{head}: {_clean_topic(item)}" for item in re.split(r"\s*(?:,|\band\b|\bor\b)\s*", m.group(2))
+                          if _clean_topic(item))
     return _dedupe(tuple(topics))
+
+
+_ELABORATION = re.compile(r"([\w' -]{3,40}):\s*([\w' ,-]{3,120}?)\s*(?:[.;!?]|$)")
+
+
+def _share_object(topics: list[str]) -> list[str]:
+    """"fixing or maintaining bicycles" is fixing bicycles or maintaining bicycles."""
+    if len(topics) != 2:
+        return topics  # "camping, birdwatching or reading maps" is a list of three subjects
+    last = topics[-1].split()
+    if len(last) < 2 or not last[0].lower().endswith("ing"):
+        return topics
+    obj = " ".join(last[1:])
+    return [f"{t} {obj}" if len(t.split()) == 1 and t.lower().endswith("ing") else t for t in topics]
 
 
 def _clean_topic(part: str) -> str:

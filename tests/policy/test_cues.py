@@ -34,6 +34,18 @@ from chimein.policy.cues import analyse
         ("What you need is a bigger pan.", "statement"),
         ("What you need to do is whisk it?", "question"),
         ("What is the capital of Peru.", "question"),  # ASR closed a question with a period
+        # needs said as statements, as people say them (dev2)
+        ("no idea which way round the brake pads are supposed to go", "open_need"),
+        ("I'm never sure how many fish you can put in a tank this size.", "open_need"),
+        ("not sure how much salt goes in", "open_need"),
+        # work an assistant can do, asked of the room; and an errand only a person can run
+        ("can someone look up how long we must keep the logs", "open_need"),
+        ("can someone grab me a coffee on the way back", "social"),
+        # about a thing the people have in front of them, or what one of them did
+        ("Is that one any better?", "social"),
+        ("Oh, can I see it?", "social"),
+        ("Nice, how much did you pay for it?", "social"),
+        ("How long did you say to bake it?", "question"),
     ],
 )
 def test_request_kind(text: str, kind: str) -> None:
@@ -109,3 +121,12 @@ def test_anaphora_marks_a_follow_up() -> None:
     assert analyse("Can it make you drowsy?").anaphoric
     assert analyse("And how long in the oven?").anaphoric
     assert not analyse("What time is the taxi coming?").anaphoric
+
+
+@pytest.mark.parametrize(
+    ("text", "no_subject"),
+    [("what did I do wrong", True), ("how do we stop that happening tonight", True),
+     ("how do I stop the chain slipping", False), ("what should I do about the pinholes", False)],
+)
+def test_a_turn_that_names_no_subject_of_its_own_takes_it_from_the_previous_line(text: str, no_subject: bool) -> None:
+    assert analyse(text).no_subject is no_subject

@@ -74,3 +74,27 @@ def test_rules_are_frozen() -> None:
     rules = GatingRules(topics=("wine",))
     with pytest.raises(AttributeError):
         rules.topics = ("beer",)  # type: ignore[misc]
+
+
+def test_a_role_named_by_its_owner_calls_the_assistant() -> None:
+    assert "car" in parse_instruction("You are the car's assistant. Only respond when someone in the car talks to you.").roles
+
+
+def test_speaking_to_it_by_its_name_is_name_gating() -> None:
+    rules = parse_instruction("Your name is Otto. Only respond when someone speaks to you as Otto.")
+    assert rules.names == ("Otto",) and rules.name_required
+
+
+@pytest.mark.parametrize(
+    ("text", "topics"),
+    [
+        ("You help out in a bike workshop. Only chime in when people ask about fixing or maintaining bicycles.",
+         ("fixing bicycles", "maintaining bicycles")),
+        ("Only chime in about camping, birdwatching or reading maps.", ("camping", "birdwatching", "reading maps")),
+        ("You're mounted on the wall of a small pottery studio; help the potters with their craft.", ("craft",)),
+        ("Speak up only about knitting: patterns, yarn and needles.",
+         ("knitting", "knitting: patterns", "knitting: yarn", "knitting: needles")),
+    ],
+)
+def test_topic_lists_share_their_object_and_keep_their_elaboration(text: str, topics: tuple[str, ...]) -> None:
+    assert parse_instruction(text).topics == topics

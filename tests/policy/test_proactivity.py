@@ -185,3 +185,13 @@ def test_the_guides_dialogue_without_punctuation(cooking: ProactivityPolicy) -> 
     ]:
         assert cooking.decide(text, history).answer is answer, text
         history.append(Turn(speaker, text))
+
+
+def test_a_vague_topic_is_read_with_the_instructions_setting() -> None:
+    from chimein.policy.instruction import parse_instruction
+    from chimein.policy.proactivity import topic_anchors
+
+    rules = parse_instruction("You're mounted on the wall of a small pottery studio; help the potters with their craft.")
+    assert topic_anchors(rules) == ("craft", "You're mounted on the wall of a small pottery studio")
+    plain = parse_instruction("Only join in when the topic is astronomy.")
+    assert topic_anchors(plain) == ("astronomy",)
