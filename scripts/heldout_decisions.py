@@ -205,7 +205,7 @@ def run_spoken(split: str, voices: list[str], levels: list[float], hotwords: boo
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=("text", "spoken"))
-    parser.add_argument("--split", default="heldout", choices=("heldout", "dev", "test"))
+    parser.add_argument("--split", default="heldout", choices=("heldout2", "heldout", "dev", "test"))
     parser.add_argument("--limit", type=int, default=None, help="text: only the first N turns")
     parser.add_argument("--voices", default="slt,rms,awb",
                         help="spoken: voices in rotation: Flite (slt, rms, awb) or chimein's (heart, joe, joe-high, heart-low)")

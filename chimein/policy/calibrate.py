@@ -39,7 +39,8 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "tests" / "policy" / "data"
 DEV_DATA = Path(__file__).resolve().parent / "data" / "dev.yaml"
 DEV2_DATA = Path(__file__).resolve().parent / "data" / "dev2.yaml"
 HELDOUT_DATA = Path(__file__).resolve().parent / "data" / "heldout.yaml"
-ALL_DATA = (DEFAULT_DATA, DEV_DATA, DEV2_DATA, HELDOUT_DATA)
+HELDOUT2_DATA = Path(__file__).resolve().parent / "data" / "heldout2.yaml"
+ALL_DATA = (DEFAULT_DATA, DEV_DATA, DEV2_DATA, HELDOUT_DATA, HELDOUT2_DATA)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def load_turns(path: Path = DEFAULT_DATA) -> tuple[dict[str, str | None], list[L
         split = t.get("split", "heldout")
         turns.append(
             LabelledTurn(
-                id=t["id"], instruction=t["ins"], split=split, unseen=t["ins"] in unseen or split == "heldout",
+                id=t["id"], instruction=t["ins"], split=split, unseen=t["ins"] in unseen or split.startswith("heldout"),
                 context=context, speaker=t["speaker"], text=t["text"],
                 answer=t["label"] == "answer", note=t.get("note", ""), family=families.get(t["ins"], ""),
             )
@@ -204,15 +205,16 @@ def main(argv: list[str] | None = None) -> None:
     policies, features, ms = compute_features(instructions, turns)
     chosen, dev_f1 = calibrate(policies, turns, features)
     current = Thresholds()
-    held = {t.instruction for t in turns if t.split == "heldout"}
-    print(f"turns: {len(turns)} ({sum(t.split == 'heldout' for t in turns)} held back, "
+    held = {t.instruction for t in turns if t.split.startswith("heldout")}
+    print(f"turns: {len(turns)} ({sum(t.split.startswith('heldout') for t in turns)} held back, "
           f"{sum(t.split == 'test' for t in turns)} test, {sum(t.split == 'dev' for t in turns)} dev), "
           f"instructions: {len(instructions)} ({len(held)} held back whole)")
     predictions = _predict(policies, turns, features, current)
-    idx = [i for i, t in enumerate(turns) if t.split == "heldout"]
-    if idx:
-        s = score([turns[i].answer for i in idx], [predictions[i] for i in idx])
-        print(f"HELD-BACK instructions (thresholds in code): {s.line()}")
+    for split, title in (("heldout2", "HELD-BACK 2 (written blind)"), ("heldout", "HELD-BACK instructions")):
+        idx = [i for i, t in enumerate(turns) if t.split == split]
+        if idx:
+            s = score([turns[i].answer for i in idx], [predictions[i] for i in idx])
+            print(f"{title} (thresholds in code): {s.line()}")
     dev = [i for i, t in enumerate(turns) if t.split == "dev"]
     print("dev by instruction family (thresholds in code; the held-back split is reported whole only):")
     for family in sorted({turns[i].family for i in dev if turns[i].family}):
@@ -227,6 +229,7 @@ def main(argv: list[str] | None = None) -> None:
         predictions = _predict(policies, turns, features, th)
         print(f"-- thresholds {name}")
         for label, keep in (
+            ("held back 2", lambda t: t.split == "heldout2"),
             ("held back", lambda t: t.split == "heldout"),
             ("dev", lambda t: t.split == "dev"),
             ("test", lambda t: t.split == "test"),
@@ -243,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
         feats = [policies[t.instruction].features(t.text, t.context, with_context=True) for t in bare]
         predictions = _predict(policies, bare, feats, current)
         print("-- lowercased, no punctuation (thresholds in code)")
-        for label, keep in (("held back", "heldout"), ("dev", "dev"), ("test", "test")):
+        for label, keep in (("held back 2", "heldout2"), ("held back", "heldout"), ("dev", "dev"), ("test", "test")):
             idx = [i for i, t in enumerate(bare) if t.split == keep]
             s = score([bare[i].answer for i in idx], [predictions[i] for i in idx])
             print(f"   {label:26} {s.line()}")

@@ -1,11 +1,12 @@
 """The labelled turns: held-back floors, the data set's shape, and calibration on dev only.
 
-Data: tests/policy/data/turns.yaml (dev + test splits), chimein/policy/data/dev.yaml (dev) and
-chimein/policy/data/heldout.yaml (12 instructions held back whole, never tuned on). Measured
-with the thresholds in code (``python -m chimein.policy.calibrate``): held back F1 0.846
-(precision 0.907, recall 0.793, 239 turns; the #11 target is 0.90/0.90, not reached); old test
-split F1 0.969 (122 turns). The floors sit a little under those figures, so a change that
-loses a handful of turns fails here.
+Data: tests/policy/data/turns.yaml (dev + test splits), chimein/policy/data/dev.yaml and dev2.yaml
+(dev), chimein/policy/data/heldout.yaml (12 instructions held back whole, never tuned on) and
+heldout2.yaml (15 more, written blind to the code and the other sets, only ever reported). Measured
+with the thresholds in code (``python -m chimein.policy.calibrate``): held back 2 F1 0.911
+(precision 0.879, recall 0.946, 260 turns); held back F1 0.927 (precision 0.944, recall 0.910, 239
+turns); old test split F1 0.947 (122 turns). The floors sit a little under those figures, so a
+change that loses a handful of turns fails here.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from chimein.policy import proactivity
 from chimein.policy.calibrate import calibrate, compute_features, load_all, score
 from chimein.policy.proactivity import Thresholds, decide_from_features
 
-HELDOUT_F1_FLOOR = 0.82
-HELDOUT_PRECISION_FLOOR = 0.88
+HELDOUT_F1_FLOOR = 0.90
+HELDOUT_PRECISION_FLOOR = 0.92
+HELDOUT2_F1_FLOOR = 0.88
+HELDOUT2_PRECISION_FLOOR = 0.85
 TEST_ACCURACY_FLOOR = 0.93
 TEST_F1_FLOOR = 0.93
 UNSEEN_F1_FLOOR = 0.94
@@ -45,11 +48,12 @@ def test_data_set_shape(labelled) -> None:
     assert len(turns) >= 600
     assert len(instructions) >= 25
     assert len({t.id for t in turns}) == len(turns)
-    assert {t.split for t in turns} == {"dev", "test", "heldout"}
-    held = {t.instruction for t in turns if t.split == "heldout"}
-    assert len(held) >= 10
-    assert not any(t.instruction in held for t in turns if t.split != "heldout"), "a held-back instruction leaked into dev/test"
-    assert len({t.family for t in turns if t.split == "heldout"}) >= 6, "held-back instructions in several phrasings"
+    assert {t.split for t in turns} == {"dev", "test", "heldout", "heldout2"}
+    for split in ("heldout", "heldout2"):
+        held = {t.instruction for t in turns if t.split == split}
+        assert len(held) >= 10
+        assert not any(t.instruction in held for t in turns if t.split != split), "a held-back instruction leaked into dev/test"
+        assert len({t.family for t in turns if t.split == split}) >= 6, "held-back instructions in several phrasings"
     labels = Counter(t.answer for t in turns)
     assert labels[True] >= 200 and labels[False] >= 200
     texts = {t.text for t in turns}
@@ -62,6 +66,13 @@ def test_held_back_instructions_meet_the_floor(labelled) -> None:
     print(f"held back: {s.line()}")
     assert s.f1 >= HELDOUT_F1_FLOOR, s.line()
     assert s.precision >= HELDOUT_PRECISION_FLOOR, s.line()
+
+
+def test_second_held_back_set_written_blind_meets_the_floor(labelled) -> None:
+    s = _scores(labelled, lambda t: t.split == "heldout2")
+    print(f"held back 2: {s.line()}")
+    assert s.f1 >= HELDOUT2_F1_FLOOR, s.line()
+    assert s.precision >= HELDOUT2_PRECISION_FLOOR, s.line()
 
 
 def test_test_split_meets_the_floor(labelled) -> None:
