@@ -162,12 +162,15 @@ class EmbeddedLlama(SharedModel):
     arrival order, at most ``slots`` at once, each with a deadline. Decoding is greedy (answers
     are reproducible).
 
-    Threads: one for decoding and one for prompt evaluation by default. llama.cpp's OpenMP workers
+    Threads: two for decoding and two for prompt evaluation by default. llama.cpp's OpenMP workers
     spin while they wait, so on a busy 2-core machine a second thread stalls whenever the other
     core is taken. Measured side by side (10 replies each, load average 3-4): 2/2 threads gave a
     first token of 354 ms median (2.5 s max), decode 1 / prompt 2 gave 266 ms (7.7 s max), 1/1
     gave 115 ms (144 ms max). With OMP_WAIT_POLICY=PASSIVE in the environment before llama_cpp
-    loads, all three were ~110 ms (max ~170 ms); only then are two threads worth it.
+    loads, all three were ~110 ms (max ~170 ms); only then are two threads worth it. The CLI sets
+    it, so two threads are the default: in process, ten turns of one conversation, first token
+    0.22 -> 0.14 s and first audio median 0.53 -> 0.43 s (turns 1-5), side by side with one thread
+    (``scripts/measure_turn_stages.py --turns 10 --rounds 2``, #12).
     """
 
     name = "smollm2-135m-instruct"
@@ -185,8 +188,8 @@ class EmbeddedLlama(SharedModel):
         banned_words: Sequence[str] = DEFAULT_BANNED_WORDS,
         n_ctx: int = 1024,
         slots: int = 8,
-        n_threads: int = 1,
-        n_threads_batch: int = 1,
+        n_threads: int = 2,
+        n_threads_batch: int = 2,
         repeat_penalty: float = 1.1,
         use_extra_buffers: bool = False,
         deadline_s: float = DEFAULT_DEADLINE_S,
