@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import threading
 import time
 import weakref
@@ -25,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["GenerationLoad", "GenerationScheduler", "OverCapacity", "process_load", "run_in_own_thread"]
+__all__ = ["GenerationLoad", "GenerationScheduler", "OverCapacity", "PriorityLock", "process_load", "run_in_own_thread"]
 
 OVER_CAPACITY_WAIT_S = 0.5
 """A queued request older than this means answers are being delayed: the process is over capacity."""
@@ -239,3 +241,34 @@ def run_in_own_thread(fn: Callable[[], Any]) -> asyncio.Future[Any]:
 
     threading.Thread(target=run, name="answer-producer", daemon=True).start()
     return future
+
+
+class PriorityLock:
+    """A lock whose waiters are served by priority (lower first), then in arrival order.
+
+    The voice serves every session of the process one clause at a time. Under load an answer's
+    first clause must not wait behind other answers' later clauses: those play after audio that is
+    already on its way, so they can wait (#12).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._held = False
+        self._waiting: list[tuple[int, int]] = []
+        self._tickets = itertools.count()
+
+    @contextmanager
+    def hold(self, priority: int = 0) -> Iterator[None]:
+        ticket = (priority, next(self._tickets))
+        with self._cond:
+            heapq.heappush(self._waiting, ticket)
+            while self._held or self._waiting[0] != ticket:
+                self._cond.wait()
+            heapq.heappop(self._waiting)
+            self._held = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._held = False
+                self._cond.notify_all()

@@ -10,6 +10,7 @@ audio through ``on_audible``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -117,18 +118,27 @@ class Playout:
                 if isinstance(item, ToolCall):
                     calls.append(item)
                     continue
+                self._stage(handle, "first_token")
                 if splitter.done:
                     continue
                 for clause in splitter.feed(item):
+                    self._stage(handle, "first_clause", words=len(clause.split()))
                     await self._clause(handle, clause, clips)
                 if splitter.done and not tools:
                     stop.set()
             for clause in splitter.flush():
+                self._stage(handle, "first_clause", words=len(clause.split()))
                 await self._clause(handle, clause, clips)
         finally:
             stop.set()
             await asyncio.shield(producer)
         return calls
+
+    def _stage(self, handle: SpeechHandle, stage: str, **fields: Any) -> None:
+        """Where a reply's time goes (#12): each stage's event once per reply, for the log and the bench."""
+        if stage not in handle.stages:
+            handle.stages.add(stage)
+            self.emit(stage, answer_id=handle.id, **fields)
 
     async def _clause(self, handle: SpeechHandle, clause: str, clips: asyncio.Queue[SpokenAudio | None]) -> None:
         if self.text_only:
@@ -137,7 +147,9 @@ class Playout:
             self.send(out.model_text(clause + " "))
             self._audible(handle)
             return
-        clip = await asyncio.to_thread(self.synthesizer().synthesize, clause)
+        first = "synthesis" not in handle.stages  # the listener is waiting for this one
+        handle.stages.add("synthesis")
+        clip = await asyncio.to_thread(functools.partial(self.synthesizer().synthesize, clause, first=first))
         await clips.put(clip)
 
     async def _play(self, handle: SpeechHandle, clips: asyncio.Queue[SpokenAudio | None]) -> None:

@@ -31,6 +31,7 @@ class SpeechHandle:
     done: asyncio.Future[Outcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     interrupted: asyncio.Future[str] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     audible: bool = False  # the first audio chunk (or text) went out
+    stages: set[str] = field(default_factory=set)  # first_token, first_clause: each reported once
 
     def __post_init__(self) -> None:
         self.may_send.set()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from chimein.generation.scheduler import GenerationScheduler, OverCapacity, process_load
+from chimein.generation.scheduler import GenerationScheduler, OverCapacity, PriorityLock, process_load
 
 
 def _hold(scheduler: GenerationScheduler, release: threading.Event, admitted: threading.Event) -> threading.Thread:
@@ -156,3 +156,33 @@ def test_engine_serves_the_oldest_unspoken_answer_first_and_keeps_speaking_ones_
     many = [_request(speaking=True, served_at=now - 1.0 + i * 0.01) for i in range(6)]
     chosen, _ = BatchedLlamaEngine._plan(engine, [*many, first])
     assert chosen == [first, many[0], many[1]]  # a few speaking answers per step, the longest waiting
+
+
+def test_priority_lock_serves_first_clauses_before_later_ones_then_in_arrival_order():
+    """While one clause is synthesised, a later clause and then two first clauses queue: the first
+    clauses go next, in the order they came, then the later clause (#12)."""
+    lock = PriorityLock()
+    order: list[str] = []
+    release = threading.Event()
+
+    def holder() -> None:
+        with lock.hold(1):
+            release.wait(5)
+            order.append("playing")
+
+    def waiter(name: str, priority: int) -> None:
+        with lock.hold(priority):
+            order.append(name)
+
+    threads = [threading.Thread(target=holder)]
+    threads[0].start()
+    time.sleep(0.05)
+    for name, priority in (("later clause", 1), ("first clause A", 0), ("first clause B", 0)):
+        t = threading.Thread(target=waiter, args=(name, priority))
+        t.start()
+        threads.append(t)
+        time.sleep(0.05)
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert order == ["playing", "first clause A", "first clause B", "later clause"]

@@ -81,7 +81,7 @@ class FakeLlm:
 class FakeSynth:
     """A clip of 0.1 s per word (a quiet tone), with word timings."""
 
-    def synthesize(self, text: str) -> SpokenAudio:
+    def synthesize(self, text: str, *, first: bool = False) -> SpokenAudio:
         words = text.split()
         n = int(0.1 * OUTPUT_RATE) * len(words)
         pcm = (np.sin(np.arange(n) / 7.0) * 300).astype(np.int16)
