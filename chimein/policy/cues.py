@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 __all__ = ["Cues", "RequestKind", "analyse"]
 
@@ -433,7 +434,7 @@ def _wake(tokens: list[str], phrases: tuple[str, ...]) -> tuple[str | None, bool
         if not n:
             continue
         for i in range(len(words) - n + 1):
-            if words[i : i + n] != target:
+            if words[i : i + n] != target and not _heard_as(words, i, target):
                 continue
             lead = words[max(0, i - 2) : i]
             if any(w in _SAY_VERBS for w in lead):
@@ -445,6 +446,25 @@ def _wake(tokens: list[str], phrases: tuple[str, ...]) -> tuple[str | None, bool
                 return phrase, False
             passing = True
     return None, passing
+
+
+#: How close (difflib ratio) a recogniser's spelling of a wake phrase's name must be to count.
+WAKE_NAME_SIMILARITY = 0.8
+
+
+def _heard_as(words: list[str], i: int, target: list[str]) -> bool:
+    """The wake phrase as a recogniser may spell it: its greeting word exactly, then its name close
+    in letters, in as many words as it was heard in ("hey at last" for "hey Atlas", "hello Bazil")."""
+    if len(target) < 2 or words[i] != target[0] or target[0] not in _WAKE_FILLERS | {"hey", "hi", "hello", "yo"}:
+        return False
+    name = "".join(target[1:])
+    if len(name) < 4:
+        return False  # a short name is too close to too many words
+    for span in (1, 2):
+        heard = "".join(words[i + 1 : i + 1 + span])
+        if heard and SequenceMatcher(None, heard, name).ratio() >= WAKE_NAME_SIMILARITY:
+            return True
+    return False
 
 
 def analyse(

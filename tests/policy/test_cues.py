@@ -130,3 +130,17 @@ def test_anaphora_marks_a_follow_up() -> None:
 )
 def test_a_turn_that_names_no_subject_of_its_own_takes_it_from_the_previous_line(text: str, no_subject: bool) -> None:
     assert analyse(text).no_subject is no_subject
+
+
+@pytest.mark.parametrize(
+    ("text", "wake", "called"),
+    [
+        ("Hey at last, what time is it?", "hey atlas", True),  # the name heard as two words
+        ("hello Bazil, what is twelve times four", "hello basil", True),
+        ("Hello Brazil is lovely in June.", "hello basil", False),  # another word, not a spelling
+        ("Hey Alice, can you pass the salt?", "hey atlas", False),
+        ("ok pickle turn it on", "okay pixel", False),
+    ],
+)
+def test_a_wake_phrase_is_heard_through_the_recognisers_spelling_of_its_name(text: str, wake: str, called: bool) -> None:
+    assert (analyse(text, (), (wake,)).wake is not None) is called
