@@ -151,7 +151,7 @@ def _said(text: str, phrase: str) -> bool:
 
 
 def run_spoken(split: str, voices: list[str], levels: list[float], hotwords: bool, real: int,
-               keyed_only: bool = False, every_level: bool = False) -> None:
+               keyed_only: bool = False, every_level: bool = False, errors: bool = False) -> None:
     from chimein.perception.asr import SpeechRecognizer
     from chimein.perception.audio import decode_audio_file, resample
     from chimein.policy.hints import recognition_hints
@@ -179,7 +179,11 @@ def run_spoken(split: str, voices: list[str], levels: list[float], hotwords: boo
                 key_total += 1
                 key_hits += _said(heard, phrase)
         labelled.append(t)
-        predicted.append(policy.decide(heard, t.context).answer if heard.strip() else False)
+        decision = policy.decide(heard, t.context) if heard.strip() else None
+        predicted.append(decision is not None and decision.answer)
+        if errors and split in ("dev", "test") and predicted[-1] != t.answer:  # held-back turns are never listed
+            why = decision.reason if decision is not None else "nothing heard"
+            print(f"   {t.id:14} want={'answer' if t.answer else 'silent'} {voice} {level:+.0f} dB heard={heard!r} | {why}")
     if real and not REAL.is_dir():
         print(f"real recordings skipped: {REAL} not found (they come with ../shared beside the repository)")
     if real and REAL.is_dir() and not keyed_only:  # keyed-only: the turns that say a name, no recordings
@@ -216,6 +220,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="spoken: every turn at every level (default: one rendering per turn, levels in rotation)")
     parser.add_argument("--keyed-only", action="store_true",
                         help="spoken: only the turns that say a name or wake phrase (for the recall figure)")
+    parser.add_argument("--errors", action="store_true",
+                        help="spoken: list the misclassified turns of the dev or test split (never a held-back one)")
     parser.add_argument("--exclude", action="append", default=[], metavar="INSTRUCTION",
                         help="leave out an instruction (repeatable), e.g. one whose held-back results were read: h-atlas")
     args = parser.parse_args(argv)
@@ -225,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         levels = [float(x) for x in args.levels.split(",") if x.strip()]
         run_spoken(args.split, [v.strip() for v in args.voices.split(",") if v.strip()], levels,
-                   not args.no_hotwords, args.real, args.keyed_only, args.every_level)
+                   not args.no_hotwords, args.real, args.keyed_only, args.every_level, args.errors)
 
 
 if __name__ == "__main__":

@@ -437,7 +437,8 @@ def _wake(tokens: list[str], phrases: tuple[str, ...]) -> tuple[str | None, bool
             if words[i : i + n] != target and not _heard_as(words, i, target):
                 continue
             lead = words[max(0, i - 2) : i]
-            if any(w in _SAY_VERBS for w in lead):
+            # "when you say hey Atlas" quotes it; "turn the porch light on, hey Atlas" calls it.
+            if any(w in _SAY_VERBS for w in lead) and not boundary_before[i]:
                 passing = True
                 continue
             if i == 0 or boundary_before[i] or all(w in _WAKE_FILLERS for w in words[:i]):

@@ -140,6 +140,8 @@ def test_a_turn_that_names_no_subject_of_its_own_takes_it_from_the_previous_line
         ("Hello Brazil is lovely in June.", "hello basil", False),  # another word, not a spelling
         ("Hey Alice, can you pass the salt?", "hey atlas", False),
         ("ok pickle turn it on", "okay pixel", False),
+        ("turning the porch light on, hey atlas.", "hey atlas", True),  # "like on" before it is no quotation
+        ("if you say hey atlas it wakes up", "hey atlas", False),
     ],
 )
 def test_a_wake_phrase_is_heard_through_the_recognisers_spelling_of_its_name(text: str, wake: str, called: bool) -> None:
