@@ -37,7 +37,10 @@ _WH = {
     "what", "what's", "whats", "how", "how's", "hows", "why", "when", "when's", "where", "where's",
     "which", "who", "who's", "whose", "whom",
 }
-_CLAUSE_SUBJECTS = {"i", "you", "he", "she", "we", "they", "my", "your", "his", "her", "our", "their"}
+_CLAUSE_SUBJECTS = {
+    "i", "you", "he", "she", "we", "they", "my", "your", "his", "her", "our", "their",
+    "i'm", "you're", "he's", "she's", "we're", "they're", "i've", "you've", "we've", "they've",
+}
 """After a wh-word, the subject of a clause ("what your country can do"), not an auxiliary ("what is")."""
 _AUX = {
     "do", "does", "did", "is", "isn't", "are", "aren't", "was", "wasn't", "were", "can", "can't",
@@ -269,9 +272,10 @@ def _segment_kind(seg: str, mark: str, names: set[str]) -> RequestKind:
         return "social"
     if first in ("can", "could", "would", "will") and second in ("you", "u") and third in _PERSON_VERBS:
         return "social"
-    if first in _WH and mark == "." and second in _CLAUSE_SUBJECTS and len(words) >= 5:
-        # "What your country can do for you, ask ...", "Where we grew up was ...": a clause that
-        # the speaker closed as a statement, not a question (a speech on a loudspeaker, read aloud).
+    if first in _WH and mark in (".", ",") and second in _CLAUSE_SUBJECTS and len(words) >= 4:
+        # "What your country can do for you, ask ...", "Where we grew up was ...", "just what he's
+        # talking about, duplication of effort": a clause that the speaker did not close as a
+        # question (a speech on a loudspeaker, people talking in a meeting).
         return "statement"
     if first in _WH or (first in _AUX and second):
         if _SOCIAL_WH.match(rest):

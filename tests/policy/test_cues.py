@@ -32,6 +32,7 @@ from chimein.policy.cues import analyse
         # a wh-clause with its own subject, closed as a statement (a speech heard on a loudspeaker)
         ("What your country can do for you ask what you can do for your country.", "statement"),
         ("What you need is a bigger pan.", "statement"),
+        ("not really, just what he's talking about, duplication of effort.", "statement"),  # AMI meeting talk
         ("What you need to do is whisk it?", "question"),
         ("What is the capital of Peru.", "question"),  # ASR closed a question with a period
         # needs said as statements, as people say them (dev2)
