@@ -57,8 +57,9 @@ __all__ = [
 # margin over the nearest other everyday subject (policy/topics.py), grid -0.20..0.20 step 0.01, with a floor
 # on the topic cosine itself (0..0.30); then the follow-up threshold (0.05..0.60); the middle of each best
 # range. That run chose topic=-0.11, floor=0.09, follow_up=0.30 and context for turns that lean on the
-# previous line; dev F1 0.926, old test split 0.947. Held back (12 instructions never tuned on,
-# chimein/policy/data/heldout.yaml): F1 0.927 (precision 0.944, recall 0.910).
+# previous line; dev F1 0.926, old test split 0.947. Held back, written blind (15 instructions,
+# chimein/policy/data/heldout2.yaml): F1 0.911 (precision 0.879, recall 0.946); the first held-back set
+# (heldout.yaml, no longer clean: see chimein/policy/data/README.md) F1 0.927.
 TOPIC_THRESHOLD = -0.11
 FOLLOW_UP_THRESHOLD = 0.30
 USE_CONTEXT = True
@@ -176,6 +177,7 @@ class ProactivityPolicy:
         self.thresholds = thresholds or Thresholds()
         self._embedder = embedder
         self._topics: TopicScorer | None = None
+        self._anchors: tuple[str, ...] = ()
         if self.enabled and self.rules.topics:
             self._embedder = embedder or TextEmbedder.shared()
             self._anchors = topic_anchors(self.rules)
