@@ -125,7 +125,8 @@ def judge_overlap(
     words = words_of(transcript)
     if any(w in STOP_WORDS for w in words):
         return OverlapVerdict("interrupt", f"'{transcript.strip()}' asks the assistant to stop")
-    short = speech_s is not None and speech_s < SHORT_OVERLAP_S and len(words) <= SHORT_OVERLAP_MAX_WORDS
+    short_words = len(words) <= SHORT_OVERLAP_MAX_WORDS
+    short = speech_s is not None and speech_s < SHORT_OVERLAP_S and short_words
     if short and not still_speaking:
         return OverlapVerdict("resume", f"a short sound over the answer ({speech_s:.2f}s, '{transcript.strip()}')")
     if not words:
@@ -143,6 +144,10 @@ def judge_overlap(
             return OverlapVerdict("wait", "a few words over the loudspeaker; waiting for more")
         return OverlapVerdict("resume", f"a short phrase over the loudspeaker with no stop word ('{transcript.strip()}'), "
                                         "likely the assistant's own voice")
+    if still_speaking and short_words:
+        # The answer is already held: hear the end of a few words before calling them a request
+        # ("uh-huh" heard as "It hurts." while it was still being said).
+        return OverlapVerdict("wait", f"a few words so far ('{transcript.strip()}'); waiting for the rest")
     return OverlapVerdict("interrupt", f"a new request: '{transcript.strip()}'")
 
 

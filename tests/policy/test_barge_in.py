@@ -83,3 +83,12 @@ def test_over_a_loudspeaker_a_short_phrase_needs_a_stop_word():
     assert judge_overlap(duration_s=0.8, still_speaking=True, transcript="May the", loudspeaker=True).action == "wait"
     # Speaking on past LONG_OVERLAP_S is an interruption, loudspeaker or not.
     assert judge_overlap(duration_s=1.5, still_speaking=True, transcript="How long should it", loudspeaker=True).action == "interrupt"
+
+
+def test_a_few_words_still_being_said_are_heard_out_before_they_count_as_a_request():
+    """The answer is already held; "uh-huh" recognised as "It hurts." while still being said must not
+    stop it (the bench's backchannel-uh-huh took over once this way), nor once it ends short."""
+    assert judge_overlap(duration_s=0.47, still_speaking=True, transcript="It hurts.").action == "wait"
+    assert judge_overlap(duration_s=0.9, still_speaking=False, transcript="It hurts.", speech_s=0.54).action == "resume"
+    assert judge_overlap(duration_s=0.6, still_speaking=True, transcript="Can you tell me the time").action == "interrupt"
+    assert judge_overlap(duration_s=0.4, still_speaking=True, transcript="Stop.").action == "interrupt"
