@@ -1,8 +1,11 @@
 """Held-back decisions (issue #11): text through the Live API, and spoken through the recogniser.
 
-    .venv/bin/python scripts/heldout_decisions.py text   [--split heldout|dev] [--limit N]
-    .venv/bin/python scripts/heldout_decisions.py spoken [--split heldout|dev] [--voices slt,rms,awb]
-                                                         [--levels 0,-8,-14] [--no-hotwords] [--real N]
+    .venv/bin/python scripts/heldout_decisions.py text   [--split heldout2|heldout|dev|test] [--limit N]
+    .venv/bin/python scripts/heldout_decisions.py spoken [--split heldout2|heldout|dev|test] [--voices slt,rms,awb]
+                                                         [--levels 0,-8,-14] [--no-hotwords] [--real N] [--errors]
+
+``heldout2`` is the held-back set written blind (report it first); ``--errors`` lists misheard
+turns of the dev or test split only, never a held-back one.
 
 ``text``: starts ``chimein serve`` and, for every labelled turn of the split, opens a session with
 the turn's instruction and proactive audio on, sends the turn's context as ``clientContent``

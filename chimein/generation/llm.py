@@ -167,8 +167,8 @@ class EmbeddedLlama(SharedModel):
     core is taken. Measured side by side (10 replies each, load average 3-4): 2/2 threads gave a
     first token of 354 ms median (2.5 s max), decode 1 / prompt 2 gave 266 ms (7.7 s max), 1/1
     gave 115 ms (144 ms max). With OMP_WAIT_POLICY=PASSIVE in the environment before llama_cpp
-    loads, all three were ~110 ms (max ~170 ms); only then are two threads worth it. The CLI sets
-    it, so two threads are the default: in process, ten turns of one conversation, first token
+    loads, all three were ~110 ms (max ~170 ms); only then are two threads worth it. Importing
+    ``chimein`` sets it, so two threads are the default: in process, ten turns of one conversation, first token
     0.22 -> 0.14 s and first audio median 0.53 -> 0.43 s (turns 1-5), side by side with one thread
     (``scripts/measure_turn_stages.py --turns 10 --rounds 2``, #12).
     """

