@@ -48,6 +48,11 @@ SPEAKING_PER_URGENT_STEP = 2
 """At most this many speaking answers ride along with an urgent step (longest waiting first): with
 many answers speaking, serving them all every 150 ms would take every step and starve the next
 question's first clause."""
+FIRST_CLAUSE_REST_S = 0.25
+"""An answer rests this long once its first clause is out: the voice is synthesising that clause
+on the same cores, and every token the model writes meanwhile delays the first sound (measured:
+a 9-word clause took Piper 0.26 s alone, 0.35-0.42 s with the model still writing). The clause
+lasts well over a second when spoken, so the next one is still ready in time."""
 PREFILL_CHUNK_WITH_SPEAKERS = 32
 """Prompt tokens per step while other answers are speaking, so a long prompt cannot stall their voices."""
 """Repeat penalty looks back this many generated tokens (llama-cpp-python's default)."""
@@ -103,6 +108,8 @@ class _Request:
     """The latest sampled token, to be fed next step."""
     started: float = 0.0
     served_at: float = 0.0
+    rest_until: float | None = None
+    """Set when the first clause is seen out: not served before then (FIRST_CLAUSE_REST_S)."""
 
     def stopped(self) -> bool:
         return self.closed.is_set() or (self.cancel is not None and self.cancel.is_set())
@@ -249,6 +256,11 @@ class BatchedLlamaEngine:
                 self._finish(request, active)
             if not active:
                 self._wake.wait()
+                self._wake.clear()
+                continue
+            resting = self._resting_s(active)
+            if resting > 0:  # every request is resting: wait for the first to wake, or for news
+                self._wake.wait(resting)
                 self._wake.clear()
                 continue
             try:
@@ -413,12 +425,14 @@ class BatchedLlamaEngine:
         arrival order: a person who asked first hears first); answers already speaking get a
         token at least every ``SPEAKING_INTERVAL_S`` (about twice the speed of speech, so their
         voice rarely waits), at most ``SPEAKING_PER_URGENT_STEP`` of them per urgent step, and
-        all of them every step when nothing is urgent; prefills asked for ahead of time only run
+        all of them every step when nothing is urgent (after resting ``FIRST_CLAUSE_REST_S`` while
+        their first clause is voiced); prefills asked for ahead of time only run
         when nothing else does.
         """
         now = time.perf_counter()
         urgent = [r for r in active if r.max_tokens > 0 and not r.relaxed.is_set()]
-        speaking = [r for r in active if r.max_tokens > 0 and r.relaxed.is_set()]
+        speaking = [r for r in active if r.max_tokens > 0 and r.relaxed.is_set()
+                    and (r.rest_until is None or now >= r.rest_until)]
         background = [r for r in active if r.max_tokens <= 0]
         if not urgent:
             chosen = speaking if speaking else background[:1]
@@ -427,6 +441,22 @@ class BatchedLlamaEngine:
         due = due[:SPEAKING_PER_URGENT_STEP]
         chunk = PREFILL_CHUNK_WITH_SPEAKERS if speaking else self.n_batch
         return [urgent[0], *due], chunk
+
+    @staticmethod
+    def _resting_s(active: list[_Request]) -> float:
+        """Seconds until a request can be served, when all of them are resting (else 0)."""
+        now = time.perf_counter()
+        wake = 0.0
+        for r in active:
+            if r.relaxed.is_set() and r.rest_until is None and r.max_tokens > 0:
+                r.rest_until = now + FIRST_CLAUSE_REST_S
+            if r.max_tokens <= 0 or not r.relaxed.is_set():
+                return 0.0
+            assert r.rest_until is not None
+            if r.rest_until <= now:
+                return 0.0
+            wake = r.rest_until - now if wake == 0.0 else min(wake, r.rest_until - now)
+        return wake
 
     def _step(self, active: list[_Request]) -> None:
         """One llama_decode over the requests :meth:`_plan` picks; then sample each finished row."""

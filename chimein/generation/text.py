@@ -72,6 +72,14 @@ _SENTENCE_END = re.compile(r"[.!?…]+[\"”’')\]*_`]*(?=\s)")
 # A clause pause: comma-like punctuation then whitespace (so "1,000" and "3:30" are not cut).
 _CLAUSE_END = re.compile(r"[,;:—–]+[\"”’')\]*_`]*(?=\s)|[—–](?=\S)")
 _LINE_END = re.compile(r"\n")
+# A word followed by whitespace: complete (the model will not extend it).
+_COMPLETE_WORD = re.compile(r"\S+(?=\s)")
+# Words a spoken phrase can start with: a first clause without punctuation is cut before one.
+_CONJUNCTIONS = frozenset(
+    "and but or so because which while when where whereas if although though since unless until then"
+    .split())
+_PHRASE_STARTS = _CONJUNCTIONS | frozenset(
+    "in on at for with from by into over under after before during without through".split())
 # Words whose trailing period is not a sentence end.
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st mt vs etc e.g i.e a.m p.m approx dept est fig inc ltd no vol".split()
@@ -98,17 +106,21 @@ class ClauseSplitter:
     """Turns a stream of LLM text deltas into speakable clauses, as early as prosody allows.
 
     The first clause is released at a comma, semicolon, colon or dash once it holds at least
-    ``min_first_clause_words`` words (the voice can start while the model is still writing);
+    ``min_first_clause_words`` words, or at a phrase boundary when the sentence runs on without
+    one (the voice can start while the model is still writing);
     later clauses are released at sentence ends. Line breaks count as sentence ends (list items,
     headings). After ``max_sentences`` sentences ``done`` turns true and the rest is ignored:
     the caller should cancel the language model.
     """
 
-    def __init__(self, max_sentences: int = 2, *, min_first_clause_words: int = 4) -> None:
+    def __init__(self, max_sentences: int = 2, *, min_first_clause_words: int = 4, phrase_words: int = 5,
+                 max_first_clause_words: int = 7) -> None:
         if max_sentences < 1:
             raise ValueError("max_sentences must be at least 1")
         self.max_sentences = max_sentences
         self.min_first_clause_words = min_first_clause_words
+        self.phrase_words = max(phrase_words, min_first_clause_words)
+        self.max_first_clause_words = max(max_first_clause_words, min_first_clause_words)
         self._buffer = ""
         self._sentences = 0
         self._clauses = 0
@@ -175,7 +187,25 @@ class ClauseSplitter:
             for m in _CLAUSE_END.finditer(text, 0, limit):
                 if count_words(self._clean(text[: m.end()])) >= self.min_first_clause_words:
                     return m.end(), False
+            phrase = self._phrase_cut(text, limit)
+            if phrase is not None:
+                return phrase, False
         return sentence_end
+
+    def _phrase_cut(self, text: str, limit: int) -> int | None:
+        """Where a long first clause without punctuation may still be cut (#12): before a
+        conjunction once ``min_first_clause_words`` words are out, before a preposition from
+        ``phrase_words`` on, and after ``max_first_clause_words`` words whatever follows. The
+        voice starts on a few words instead of a whole sentence (Piper's time grows with length)."""
+        words = [m for m in _COMPLETE_WORD.finditer(text, 0, limit) if any(c.isalnum() for c in m.group())]
+        for i, word in enumerate(words[1:], start=1):
+            bare = word.group().strip("\"“”'‘’()*_`").lower()
+            if (i >= self.min_first_clause_words and bare in _CONJUNCTIONS) or (
+                    i >= self.phrase_words and bare in _PHRASE_STARTS):
+                return words[i - 1].end()
+        if len(words) >= self.max_first_clause_words:
+            return words[self.max_first_clause_words - 1].end()
+        return None
 
     def _first_sentence_end(self, text: str, *, final: bool) -> tuple[int, bool] | None:
         candidates: list[int] = []

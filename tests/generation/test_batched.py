@@ -4,6 +4,7 @@ keeping its own prompt cache, and a bounded history that slides without re-evalu
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -149,3 +150,23 @@ def test_an_answer_does_not_wait_for_its_own_prefill(llm):
     assert text and text == fresh
     stats = llm.engine_stats_for(conv.key)
     assert stats.cached_tokens >= stats.prompt_tokens - llm.count_tokens(question) - 40
+
+
+def test_an_answer_rests_while_its_first_clause_is_voiced(llm):
+    """Once the caller has the first clause, the engine leaves the cores to the voice for a moment
+    (a lower bound on a wait the engine itself makes: it cannot pass by chance)."""
+    from chimein.generation.batched import FIRST_CLAUSE_REST_S
+
+    conv = Conversation()
+    conv.add_user("Tell me about the history of Paris in three sentences.")
+    tokens = llm.prompt_tokens(conv.answer_plan(SYSTEM).messages)
+    first_clause_out = threading.Event()
+    times: list[float] = []
+    for i, _ in enumerate(llm.engine.generate(tokens, max_tokens=8, first_clause_out=first_clause_out)):
+        times.append(time.perf_counter())
+        if i == 2:
+            first_clause_out.set()
+    assert len(times) == 8
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert max(gaps) >= FIRST_CLAUSE_REST_S * 0.9
+    assert gaps.index(max(gaps)) in (2, 3)  # right after the clause, not elsewhere

@@ -62,9 +62,31 @@ def test_numbers_abbreviations_and_initials_do_not_end_sentences():
     text = "Dr. Smith paid 1,000 dollars at 3:30 p.m. in St. Louis to J. Jones. He is 3.5 m tall!"
     clauses, _ = split_stream(text, max_sentences=5)
     assert [c for _, c in clauses] == [
-        "Dr. Smith paid 1,000 dollars at 3:30 p.m. in St. Louis to J. Jones.",
+        "Dr. Smith paid 1,000 dollars",  # the first clause, cut before a preposition
+        "at 3:30 p.m. in St. Louis to J. Jones.",
         "He is 3.5 m tall!",
     ]
+
+
+def test_a_long_first_sentence_without_commas_is_cut_at_a_phrase_boundary():
+    # before a conjunction once four words are out
+    clauses, _ = split_stream("The bread is ready when the crust sounds hollow. Enjoy it.")
+    assert [c for _, c in clauses] == ["The bread is ready", "when the crust sounds hollow.", "Enjoy it."]
+    # before a preposition from the sixth word on, not earlier
+    clauses, _ = split_stream("You can store fresh basil in a glass of water. Yes.")
+    assert [c for _, c in clauses][0] == "You can store fresh basil"
+    clauses, _ = split_stream("Put it in the oven for twenty minutes. Yes.")
+    assert [c for _, c in clauses][0] == "Put it in the oven"  # not before the early "in"
+    # seven words with no boundary: cut there rather than wait for the sentence
+    clauses, _ = split_stream("The tallest mountain anyone has ever climbed really is Mount Everest indeed. Yes.")
+    assert [c for _, c in clauses][:2] == ["The tallest mountain anyone has ever climbed",
+                                           "really is Mount Everest indeed."]
+    # a word still being written is not cut
+    splitter = ClauseSplitter()
+    assert splitter.feed("One two three four five six seven eight") == ["One two three four five six seven"]
+    # a sentence that ends before any boundary is one clause
+    clauses, _ = split_stream("Water boils at one hundred degrees. Yes.")
+    assert [c for _, c in clauses] == ["Water boils at one hundred degrees.", "Yes."]
 
 
 def test_cap_at_max_sentences_sets_done_and_drops_the_rest():
