@@ -59,11 +59,15 @@ class Recognition:
 
     async def hear_turn(self, turn: ev.UserTurn) -> HeardTurn:
         """The turn's words and voice print (after splitting off carried speech in a new voice)."""
-        split, earlier_text = await self._split_if_new_turn(turn)
+        split, earlier_text, own_print = await self._split_if_new_turn(turn)
         audio = turn.audio
         assert audio is not None
         speculative, self._speculative = self._speculative, None
-        voice_print = asyncio.ensure_future(asyncio.to_thread(self._services.speakers.embed, audio))
+        if own_print is not None:  # split: the turn's audio is the speech the check just embedded
+            voice_print: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            voice_print.set_result(own_print)
+        else:
+            voice_print = asyncio.ensure_future(asyncio.to_thread(self._services.speakers.embed, audio))
         if speculative is not None and speculative[0] == turn.speculative_pause_id:
             transcription = await speculative[1]  # the audio since that pause is silence: same words
         else:
@@ -72,12 +76,13 @@ class Recognition:
         self._turn_words[turn.id] = (getattr(transcription, "words", ()), getattr(transcription, "language", None))
         return HeardTurn(transcription, embedding, split, earlier_text)
 
-    async def _split_if_new_turn(self, turn: ev.UserTurn) -> tuple[str | None, str | None]:
+    async def _split_if_new_turn(self, turn: ev.UserTurn) -> tuple[str | None, str | None, np.ndarray | None]:
         """Carried speech in a new voice or after a clear gap is a turn of its own (policy/turns.py):
-        returns (why, the earlier speech's words) and leaves the new speech alone in ``turn.audio``."""
+        returns (why, the earlier speech's words, the new speech's voice print) and leaves the new
+        speech alone in ``turn.audio``; (None, None, None) when it stays one turn."""
         earlier, own = turn.earlier, turn.own_audio
         if earlier is None or earlier.audio is None or own is None or not len(own) or turn.own_start_s is None:
-            return None, None
+            return None, None, None
         # Compare with the last speaker before this one: the earlier turn's own part when it was
         # itself carried (A, then B, then A again, each before an answer began).
         last = earlier.own_audio if earlier.own_audio is not None and len(earlier.own_audio) else earlier.audio
@@ -88,12 +93,12 @@ class Recognition:
         similarity = None if before is None or now is None else float(np.dot(before, now))
         why = split_reason(turn.own_start_s - earlier.end_s, similarity)
         if why is None:
-            return None, None
+            return None, None, None
         words = earlier.text
         if not words:
             words = (await asyncio.to_thread(self.transcribe, earlier.audio)).text.strip()
         turn.audio = own
-        return why, words
+        return why, words, now
 
     async def words(self, audio: np.ndarray) -> str:
         """Speech over an answer: its words (no word times needed)."""
