@@ -47,6 +47,11 @@ class _Tuning:
     pause_frames: int  # silent frames before SpeechPaused (ask the end-of-turn model)
 
     @property
+    def quiet_frames(self) -> int:
+        """Silent frames before SpeechQuiet: two frames (64 ms) ahead of the pause."""
+        return max(1, self.pause_frames - 2)
+
+    @property
     def keep_threshold(self) -> float:
         """While speaking, a frame at or above this keeps the speech going (silero's hysteresis)."""
         return self.threshold - 0.15
@@ -194,6 +199,18 @@ class SpeechPaused:
 
 
 @dataclass(frozen=True)
+class SpeechQuiet:
+    """Silent for a little less than a pause (64 ms less): time to start transcribing, so that the
+    words are ready sooner should the pause end the turn. It changes no boundary: the pause, the
+    end-of-turn model and the end come exactly as without it. at_s: end of the last voiced frame
+    (the pause that follows has the same one unless speech came back); audio: the utterance so far.
+    """
+
+    at_s: float
+    audio: np.ndarray
+
+
+@dataclass(frozen=True)
 class SpeechResumed:
     """Speech came back after a SpeechPaused; at_s is the onset of the new speech."""
 
@@ -210,7 +227,7 @@ class SpeechEnded:
     audio: np.ndarray
 
 
-ActivityEvent = SpeechStarted | SpeechPaused | SpeechResumed | SpeechEnded
+ActivityEvent = SpeechStarted | SpeechQuiet | SpeechPaused | SpeechResumed | SpeechEnded
 
 
 # --- detector ------------------------------------------------------------------------------
@@ -357,6 +374,10 @@ class ActivityDetector:
             self._run_count = 0
             events.append(
                 SpeechPaused(at_s=self._last_voiced_end / INPUT_RATE, audio=self._audio(self._utt_start, frame_end))
+            )
+        elif not self._paused and self._silent_frames == t.quiet_frames:
+            events.append(
+                SpeechQuiet(at_s=self._last_voiced_end / INPUT_RATE, audio=self._audio(self._utt_start, frame_end))
             )
 
     def _candidate(self, p: float, frame_start: int) -> None:

@@ -132,6 +132,15 @@ class TurnController:
         out.append(ev.Emit("overlap_started", {"answer_id": reply.id, "at_s": event.at_s, "level_db": round(event.level_db, 1)}))
         self._judge(self.overlap, out)
 
+    def _on_Quiet(self, event: ev.Quiet, out: list[ev.Action]) -> None:
+        if self._speculates():
+            out.append(ev.TranscribeEarly(self.utterance_id, event.at_s, event.audio))
+
+    def _speculates(self) -> bool:
+        """A pause of this utterance would be scored and its words transcribed early."""
+        return (self._ignore is None and not self._discarding and self.options.end_of_turn == "smart_turn"
+                and self.overlap is None)
+
     def _on_Paused(self, event: ev.Paused, out: list[ev.Action]) -> None:
         self.pause_id += 1
         if self.overlap is not None:

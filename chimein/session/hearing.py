@@ -17,6 +17,7 @@ from chimein.perception.activity import (
     ActivityDetector,
     SpeechEnded,
     SpeechPaused,
+    SpeechQuiet,
     SpeechResumed,
     SpeechStarted,
 )
@@ -120,6 +121,8 @@ def _convert(events: list[object], detector: ActivityDetector) -> list[ev.Event]
     for event in events:
         if isinstance(event, SpeechStarted):
             out.append(ev.Started(event.at_s, speech_level_db(detector.utterance_audio())))
+        elif isinstance(event, SpeechQuiet):
+            out.append(ev.Quiet(event.at_s, event.audio))
         elif isinstance(event, SpeechPaused):
             out.append(ev.Paused(event.at_s, event.audio))
         elif isinstance(event, SpeechResumed):

@@ -205,6 +205,8 @@ class LiveSession:
     def _do(self, action: ev.Action) -> None:  # noqa: C901 - one branch per action type
         if isinstance(action, ev.Emit):
             self._emit(action.kind, **action.fields)
+        elif isinstance(action, ev.TranscribeEarly):
+            self.recognition.speculate_early(action.utterance_id, action.at_s, action.audio)
         elif isinstance(action, ev.ScorePause):
             self._spawn(self._score_pause(action))
         elif isinstance(action, ev.EndUtterance):
@@ -259,7 +261,8 @@ class LiveSession:
     async def _score_pause(self, action: ev.ScorePause) -> None:
         speculative = None
         if action.speculative:  # transcribe the paused audio now; reused if the turn ends in this pause
-            speculative = self.recognition.speculate(action.pause_id, action.audio)
+            speculative = self.recognition.speculate(action.pause_id, action.audio,
+                                                     early_key=(action.utterance_id, action.at_s))
         probability = await asyncio.to_thread(self.services.smart_turn.completion_probability, action.audio)
         ends = probability > SMART_TURN_THRESHOLD and action.pause_id == self.controller.pause_id
         self._feed(ev.PauseScored(action.utterance_id, action.pause_id, action.at_s, probability))

@@ -42,18 +42,33 @@ class Recognition:
         self.transcribe = functools.partial(services.asr.transcribe, hotwords=self.hotwords,
                                             word_timestamps=self._options.word_timestamp)
         self._speculative: tuple[int, asyncio.Future[Any]] | None = None  # (pause id, ASR of the paused audio)
+        self._early: tuple[tuple[int, float], asyncio.Future[Any]] | None = None  # ((utterance, voiced end), ASR)
         self._turn_words: dict[int, tuple[Any, ...]] = {}  # turn id -> (words, language) for its transcript
 
-    def speculate(self, pause_id: int, audio: np.ndarray) -> asyncio.Future[Any] | None:
+    def speculate_early(self, utterance_id: int, at_s: float, audio: np.ndarray) -> None:
+        """Start transcribing a little before the pause (``TranscribeEarly``); :meth:`speculate` takes
+        it over when its pause has the same voiced end. Skipped while the recogniser is busy."""
+        self._early = None
+        if not getattr(self._services.asr, "busy", False):
+            self._early = ((utterance_id, at_s), asyncio.ensure_future(asyncio.to_thread(self.transcribe, audio)))
+
+    def speculate(self, pause_id: int, audio: np.ndarray, *,
+                  early_key: tuple[int, float] | None = None) -> asyncio.Future[Any] | None:
         """Transcribe the paused audio now; reused if the turn ends in this pause.
 
-        Skipped (None) while the recogniser is busy: early work must not queue ahead of the turns
-        other sessions have finished, and under load it would only add to that queue (#12).
+        The early transcription started for the same utterance and voiced end (``early_key``) is
+        taken over: the audio since is silence. Otherwise skipped (None) while the recogniser is
+        busy: early work must not queue ahead of the turns other sessions have finished, and under
+        load it would only add to that queue (#12).
         """
         self._speculative = None
-        if getattr(self._services.asr, "busy", False):
+        early, self._early = self._early, None
+        if early is not None and early_key is not None and early[0] == early_key:
+            future = early[1]
+        elif getattr(self._services.asr, "busy", False):
             return None
-        future = asyncio.ensure_future(asyncio.to_thread(self.transcribe, audio))
+        else:
+            future = asyncio.ensure_future(asyncio.to_thread(self.transcribe, audio))
         self._speculative = (pause_id, future)
         return future
 

@@ -11,6 +11,7 @@ from chimein.perception.activity import (
     ActivityDetector,
     SpeechEnded,
     SpeechPaused,
+    SpeechQuiet,
     SpeechResumed,
     SpeechStarted,
 )
@@ -139,7 +140,14 @@ def test_pauses_resume_and_silence_duration(vad, real_data):
         if isinstance(e, SpeechPaused):
             assert 0.18 <= clock - e.at_s <= 0.26
             assert e.audio.size / INPUT_RATE == pytest.approx(clock - onset + 0.3, abs=0.04)
-    order = [type(e).__name__ for _, e in patient]
+    # Each pause is preceded by SpeechQuiet, 64 ms earlier, for the same voiced end and audio.
+    for i, (clock, e) in enumerate(patient):
+        if isinstance(e, SpeechPaused):
+            quiet_clock, quiet = next((c, q) for c, q in reversed(patient[:i]) if not isinstance(q, SpeechPaused))
+            assert isinstance(quiet, SpeechQuiet) and quiet.at_s == e.at_s
+            assert 0.0 <= clock - quiet_clock <= 0.11  # 64 ms later, stamped at the end of the chunk pushed
+            assert np.array_equal(quiet.audio, e.audio[: quiet.audio.size])
+    order = [type(e).__name__ for _, e in patient if not isinstance(e, SpeechQuiet)]
     assert order[0] == "SpeechStarted" and order[-1] == "SpeechEnded"
     assert all(a != b for a, b in zip(order, order[1:], strict=False))  # never twice in a row
 

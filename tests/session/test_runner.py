@@ -123,6 +123,20 @@ async def test_a_pause_is_transcribed_early_only_while_the_recogniser_is_idle(cl
     await client.session.close()
 
 
+async def test_a_pause_takes_over_the_transcription_started_just_before_it(client_factory):
+    """SpeechQuiet starts the words 64 ms before the pause; the pause reuses them only when no speech
+    came in between (the same utterance and voiced end), else it transcribes again (#12)."""
+    client = client_factory(["What time is it?", "What time is it now?"])
+    recognition = client.session.recognition
+    recognition.speculate_early(1, 2.0, speech(1.0))
+    early = recognition._early[1]
+    assert recognition.speculate(1, speech(1.1), early_key=(1, 2.0)) is early
+    recognition.speculate_early(1, 3.0, speech(1.0))
+    again = recognition.speculate(2, speech(1.5), early_key=(1, 3.5))  # the speaker went on meanwhile
+    assert again is not None and again is not recognition._early and (await again).text == "What time is it now?"
+    await client.session.close()
+
+
 async def test_speech_over_the_answer_interrupts_it_and_is_answered(client_factory):
     said = ["What time is it?", "tell me about trains instead", "Tell me about trains instead."]
     client = client_factory(said, lead_s=0.25)  # paced: the answer is still playing when the listener speaks
