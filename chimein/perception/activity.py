@@ -4,7 +4,8 @@ A pure, synchronous state machine (no I/O, no clock): audio goes in, events come
 time is seconds of input audio pushed so far. It implements the Live API's
 ``realtimeInputConfig.automaticActivityDetection``: start/end sensitivity, prefix padding and
 the silence duration that ends a turn. The end-of-turn model is not called here; a
-:class:`SpeechPaused` tells the session that a pause is long enough to ask it.
+:class:`SpeechPaused` tells the session that a pause is long enough to ask it; :class:`SpeechQuiet`,
+64 ms before, lets it start transcribing.
 """
 
 from __future__ import annotations
