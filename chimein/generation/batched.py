@@ -444,7 +444,8 @@ class BatchedLlamaEngine:
 
     @staticmethod
     def _resting_s(active: list[_Request]) -> float:
-        """Seconds until a request can be served, when all of them are resting (else 0)."""
+        """Seconds until a request can be served when all of them are resting, else 0. A request
+        whose first clause has just come out starts its rest here."""
         now = time.perf_counter()
         wake = 0.0
         for r in active:

@@ -137,7 +137,7 @@ class TurnController:
             out.append(ev.TranscribeEarly(self.utterance_id, event.at_s, event.audio))
 
     def _speculates(self) -> bool:
-        """A pause of this utterance would be scored and its words transcribed early."""
+        """A pause now would be scored and its words transcribed early (not over a speaking reply)."""
         return (self._ignore is None and not self._discarding and self.options.end_of_turn == "smart_turn"
                 and self.overlap is None)
 
@@ -147,7 +147,7 @@ class TurnController:
             self.overlap.paused, self.overlap.paused_at_s = True, event.at_s
         if self._ignore is None and not self._discarding and self.options.end_of_turn == "smart_turn":
             out.append(ev.ScorePause(self.utterance_id, self.pause_id, event.at_s, event.audio,
-                                     speculative=self.overlap is None))
+                                     speculative=self._speculates()))
         if self.overlap is not None:
             self._judge(self.overlap, out)
 

@@ -78,16 +78,14 @@ class Recognition:
         audio = turn.audio
         assert audio is not None
         speculative, self._speculative = self._speculative, None
-        if own_print is not None:  # split: the turn's audio is the speech the check just embedded
-            voice_print: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            voice_print.set_result(own_print)
-        else:
-            voice_print = asyncio.ensure_future(asyncio.to_thread(self._services.speakers.embed, audio))
+        # A split turn's audio is the speech the split check has just embedded.
+        voice_print = None if own_print is not None else asyncio.ensure_future(
+            asyncio.to_thread(self._services.speakers.embed, audio))
         if speculative is not None and speculative[0] == turn.speculative_pause_id:
             transcription = await speculative[1]  # the audio since that pause is silence: same words
         else:
             transcription = await asyncio.to_thread(self.transcribe, audio)
-        embedding = await voice_print
+        embedding = own_print if voice_print is None else await voice_print
         self._turn_words[turn.id] = (getattr(transcription, "words", ()), getattr(transcription, "language", None))
         return HeardTurn(transcription, embedding, split, earlier_text)
 
