@@ -114,6 +114,9 @@ class _Request:
     def stopped(self) -> bool:
         return self.closed.is_set() or (self.cancel is not None and self.cancel.is_set())
 
+    def resting(self, now: float) -> bool:
+        return self.rest_until is not None and now < self.rest_until
+
 
 class BatchedLlamaEngine:
     """A llama.cpp context with ``slots`` sequences and one decoding thread shared by all callers."""
@@ -431,8 +434,7 @@ class BatchedLlamaEngine:
         """
         now = time.perf_counter()
         urgent = [r for r in active if r.max_tokens > 0 and not r.relaxed.is_set()]
-        speaking = [r for r in active if r.max_tokens > 0 and r.relaxed.is_set()
-                    and (r.rest_until is None or now >= r.rest_until)]
+        speaking = [r for r in active if r.max_tokens > 0 and r.relaxed.is_set() and not r.resting(now)]
         background = [r for r in active if r.max_tokens <= 0]
         if not urgent:
             chosen = speaking if speaking else background[:1]
@@ -447,17 +449,12 @@ class BatchedLlamaEngine:
         """Seconds until a request can be served when all of them are resting, else 0. A request
         whose first clause has just come out starts its rest here."""
         now = time.perf_counter()
-        wake = 0.0
         for r in active:
             if r.relaxed.is_set() and r.rest_until is None and r.max_tokens > 0:
                 r.rest_until = now + FIRST_CLAUSE_REST_S
-            if r.max_tokens <= 0 or not r.relaxed.is_set():
-                return 0.0
-            assert r.rest_until is not None
-            if r.rest_until <= now:
-                return 0.0
-            wake = r.rest_until - now if wake == 0.0 else min(wake, r.rest_until - now)
-        return wake
+        if not all(r.resting(now) for r in active):
+            return 0.0
+        return min(r.rest_until for r in active if r.rest_until is not None) - now
 
     def _step(self, active: list[_Request]) -> None:
         """One llama_decode over the requests :meth:`_plan` picks; then sample each finished row."""

@@ -48,9 +48,8 @@ class Recognition:
     def speculate_early(self, utterance_id: int, at_s: float, audio: np.ndarray) -> None:
         """Start transcribing a little before the pause (``TranscribeEarly``); :meth:`speculate` takes
         it over when its pause has the same voiced end. Skipped while the recogniser is busy."""
-        self._early = None
-        if not getattr(self._services.asr, "busy", False):
-            self._early = ((utterance_id, at_s), asyncio.ensure_future(asyncio.to_thread(self.transcribe, audio)))
+        future = self._transcribe_if_idle(audio)
+        self._early = None if future is None else ((utterance_id, at_s), future)
 
     def speculate(self, pause_id: int, audio: np.ndarray, *,
                   early_key: tuple[int, float] | None = None) -> asyncio.Future[Any] | None:
@@ -61,16 +60,17 @@ class Recognition:
         busy: early work must not queue ahead of the turns other sessions have finished, and under
         load it would only add to that queue (#12).
         """
-        self._speculative = None
         early, self._early = self._early, None
-        if early is not None and early_key is not None and early[0] == early_key:
-            future = early[1]
-        elif getattr(self._services.asr, "busy", False):
-            return None
-        else:
-            future = asyncio.ensure_future(asyncio.to_thread(self.transcribe, audio))
-        self._speculative = (pause_id, future)
+        taken_over = early is not None and early_key is not None and early[0] == early_key
+        future = early[1] if early is not None and taken_over else self._transcribe_if_idle(audio)
+        self._speculative = None if future is None else (pause_id, future)
         return future
+
+    def _transcribe_if_idle(self, audio: np.ndarray) -> asyncio.Future[Any] | None:
+        """Early work starts only while the recogniser is idle (see :meth:`speculate`)."""
+        if getattr(self._services.asr, "busy", False):
+            return None
+        return asyncio.ensure_future(asyncio.to_thread(self.transcribe, audio))
 
     async def hear_turn(self, turn: ev.UserTurn) -> HeardTurn:
         """The turn's words and voice print (after splitting off carried speech in a new voice)."""
