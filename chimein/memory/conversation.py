@@ -86,6 +86,14 @@ class Conversation:
         self.entries.append(entry)
         return entry
 
+    def forget_last_user(self, text: str) -> None:
+        """Take back the last user entry if it says ``text`` (a line that went on is remembered whole)."""
+        for i in range(len(self.entries) - 1, -1, -1):
+            if self.entries[i].kind == "user":
+                if self.entries[i].text == text.strip():
+                    del self.entries[i]
+                return
+
     def mark_last_user_unaddressed(self) -> None:
         """The last user turn was people talking among themselves: not context for answers."""
         for entry in reversed(self.entries):

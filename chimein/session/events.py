@@ -289,6 +289,7 @@ class Respond:
     reply_id: str
     text: str | None
     already_in_memory: bool = False
+    replaces: str | None = None  # the remembered words of the earlier speech this turn continues
 
 
 @dataclass(frozen=True)

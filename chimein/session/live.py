@@ -316,6 +316,8 @@ class LiveSession:
 
     def _remember(self, action: ev.Respond) -> list[Turn]:
         """The turn joins memory now, in speaking order; returns the conversation before it (the policy's context)."""
+        if action.replaces:  # it continues a line already remembered: one entry for the whole line
+            self.memory.forget_last_user(action.replaces)
         context = [Turn(e.speaker, e.text) for e in self.memory.recent()]
         if action.text and not action.already_in_memory:
             self.memory.add_user(action.text)

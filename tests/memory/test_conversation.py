@@ -75,3 +75,16 @@ def test_mode_and_language_helpers():
 
     assert answer_mode_for(Tiny()) == "quote" and answer_mode_for(Big()) == "llm"
     assert language_of("en-US") == "en" and language_of(None) is None
+
+
+def test_the_last_user_line_is_taken_back_only_if_it_says_the_same():
+    memory = Conversation()
+    memory.add_user("What about pasta?")
+    memory.add_assistant("Pasta is great.")
+    memory.add_user("I really like Italian food;")
+    memory.forget_last_user("Something else")
+    assert [e.text for e in memory.entries][-1] == "I really like Italian food;"
+    memory.forget_last_user("I really like Italian food;")
+    assert [e.text for e in memory.entries] == ["What about pasta?", "Pasta is great."]
+    memory.forget_last_user("What about pasta?")  # the last user line, across the answer after it
+    assert [e.text for e in memory.entries] == ["Pasta is great."]

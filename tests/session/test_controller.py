@@ -202,6 +202,59 @@ def test_speaking_while_the_policy_decides_drops_the_answer():
     assert s.feed(ev.Decided(respond.reply_id, Decision(True, "r", "on topic"))) == []
 
 
+def _declined_line(s: Script, text: str = "I really like Italian food;") -> ev.UserTurn:
+    respond = one(s.turn(1.0, 2.0, text), ev.Respond)
+    s.feed(ev.Decided(respond.reply_id, Decision(False, "statement", "a statement, not a request")))
+    return one(s.actions, ev.EndTurn).turn
+
+
+def test_speech_right_after_a_declined_line_continues_it():
+    """The demo's race: the decline came before the speaker's next words were confirmed. The line
+    goes on all the same, as it would had the policy been slower (policy/turns.py)."""
+    s = Script(proactive=True, input_transcription=True)
+    earlier = _declined_line(s)
+    started = s.feed(ev.Started(2.37, -20.0))
+    assert emitted(started, "turn_continued")[0]["earlier_text"] == "I really like Italian food;"
+    turn = one(s.feed(ev.Ended(4.5, audio(2.3))), ev.EndTurn).turn
+    assert turn.carry_start_s == 1.0 and turn.earlier is earlier and turn.own_start_s == 2.37
+    actions = s.feed(ev.TurnTranscribed(turn.id, "I really like Italian food. Do you know how to make a pizza?",
+                                        -20.0, 3.0, 3.5))
+    assert one(actions, ev.SendTranscription).text == " Do you know how to make a pizza?"  # not its start again
+    respond = one(actions, ev.Respond)
+    assert respond.text.endswith("make a pizza?") and respond.replaces == "I really like Italian food;"
+
+
+def test_words_sent_before_a_link_that_was_never_transcribed_are_not_sent_again():
+    s = Script(proactive=True, input_transcription=True)
+    _declined_line(s, "Good evening.")
+    s.feed(ev.Started(2.3, -20.0))
+    middle = one(s.feed(ev.Ended(3.0, audio(2.0))), ev.EndTurn)
+    s.feed(ev.Started(3.5, -20.0))  # it goes on again before the middle part was transcribed
+    turn = one(s.feed(ev.Ended(4.5, audio(3.5))), ev.EndTurn).turn
+    assert turn.earlier is middle.turn and middle.turn.text == ""
+    actions = s.feed(ev.TurnTranscribed(turn.id, "Good evening. I really love cooking, don't you?", -20.0, 3.0, 3.5))
+    assert one(actions, ev.SendTranscription).text == " I really love cooking, don't you?"
+    assert one(actions, ev.Respond).replaces == "Good evening."
+
+
+def test_speech_well_after_a_declined_line_is_a_turn_of_its_own():
+    s = Script(proactive=True)
+    _declined_line(s)
+    assert not emitted(s.feed(ev.Started(3.2, -20.0)), "turn_continued")
+    turn = one(s.feed(ev.Ended(4.5, audio(1.5))), ev.EndTurn).turn
+    assert turn.carry_start_s is None and turn.earlier is None
+
+
+def test_a_continued_line_whose_transcript_changed_is_sent_whole():
+    s = Script(proactive=True, input_transcription=True)
+    _declined_line(s, "I really like Italian food.")
+    s.feed(ev.Started(2.3, -20.0))
+    turn = one(s.feed(ev.Ended(4.5, audio(2.3))), ev.EndTurn).turn
+    sent = one(s.feed(ev.TurnTranscribed(turn.id, "I really liked Italian food, do you know pizza?", -20.0, 3.0, 3.5)),
+               ev.SendTranscription)
+    assert sent.text == " I really liked Italian food, do you know pizza?"  # nothing lost
+
+
 # ---------------------------------------------------------------------------------- decisions
 
 
