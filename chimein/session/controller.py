@@ -24,7 +24,7 @@ from chimein.perception.speakers import EnrolledVoice, Match, Participants
 from chimein.policy.barge_in import OverlapVerdict, is_stop_follow_up
 from chimein.policy.chatter import background_reason, reference_level_db
 from chimein.policy.endpointing import is_acknowledgement, is_dangling_request, pause_grace_s, words_end_turn
-from chimein.policy.turns import CONTINUATION_GAP_S, continued_words
+from chimein.policy.turns import continued_words
 from chimein.protocol import server_messages as out_messages
 from chimein.session import events as ev
 from chimein.session.options import TurnOptions
@@ -59,7 +59,7 @@ class TurnController:
         self._participant_levels: list[float] = []
         self._answered_voices: set[str] = set()
         self._carried_turn: ev.UserTurn | None = None  # the dropped turn the open utterance continues
-        self._declined: ev.UserTurn | None = None  # the last spoken turn, if the policy declined it
+        self._declined: tuple[ev.UserTurn, float] | None = None  # the last spoken turn if declined, and when
         self._transcribed_before = False
         self._next_turn = 0
         self._next_reply = 0
@@ -111,11 +111,13 @@ class TurnController:
         declined, self._declined = self._declined, None
         reply = self.current
         if reply is None:
-            if declined is not None and event.at_s - declined.end_s <= CONTINUATION_GAP_S:
-                # The speaker went on right after a line that was declined: as if still deciding.
-                self._carry_start_s, self._carried_turn = declined.start_s, declined
-                out.append(ev.Emit("turn_continued", {"gap_s": round(event.at_s - declined.end_s, 3),
-                                                      "earlier_text": declined.text}))
+            if declined is not None and event.at_s <= declined[1]:
+                # This speech had begun before the line was declined (it is confirmed only now):
+                # the line goes on, as it would had the decision come a moment later.
+                turn = declined[0]
+                self._carry_start_s, self._carried_turn = turn.start_s, turn
+                out.append(ev.Emit("turn_continued", {"gap_s": round(event.at_s - turn.end_s, 3),
+                                                      "earlier_text": turn.text}))
             return
         if not reply.speaking:
             # Not a word said yet: the speaker had only paused. Drop the reply, keep their audio.
@@ -367,7 +369,7 @@ class TurnController:
         if event.decision is not None and not event.decision.answer:
             self._forget(reply)
             if reply.turn is not None and reply.turn.audio is not None:
-                self._declined = reply.turn
+                self._declined = (reply.turn, self.clock_s)
             out.append(ev.Decline(reply.id, event.decision))
             return
         reply.phase = "generating"

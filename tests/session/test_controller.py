@@ -208,12 +208,12 @@ def _declined_line(s: Script, text: str = "I really like Italian food;") -> ev.U
     return one(s.actions, ev.EndTurn).turn
 
 
-def test_speech_right_after_a_declined_line_continues_it():
+def test_speech_begun_before_the_decline_continues_the_declined_line():
     """The demo's race: the decline came before the speaker's next words were confirmed. The line
     goes on all the same, as it would had the policy been slower (policy/turns.py)."""
     s = Script(proactive=True, input_transcription=True)
-    earlier = _declined_line(s)
-    started = s.feed(ev.Started(2.37, -20.0))
+    earlier = _declined_line(s)  # declined with the input clock at 2.8 s
+    started = s.feed(ev.Started(2.37, -20.0))  # confirmed after the decline, begun before it
     assert emitted(started, "turn_continued")[0]["earlier_text"] == "I really like Italian food;"
     turn = one(s.feed(ev.Ended(4.5, audio(2.3))), ev.EndTurn).turn
     assert turn.carry_start_s == 1.0 and turn.earlier is earlier and turn.own_start_s == 2.37
@@ -237,10 +237,11 @@ def test_words_sent_before_a_link_that_was_never_transcribed_are_not_sent_again(
     assert one(actions, ev.Respond).replaces == "Good evening."
 
 
-def test_speech_well_after_a_declined_line_is_a_turn_of_its_own():
+def test_speech_begun_after_the_decline_is_a_turn_of_its_own():
     s = Script(proactive=True)
     _declined_line(s)
-    assert not emitted(s.feed(ev.Started(3.2, -20.0)), "turn_continued")
+    s.at(3.1)
+    assert not emitted(s.feed(ev.Started(2.9, -20.0)), "turn_continued")
     turn = one(s.feed(ev.Ended(4.5, audio(1.5))), ev.EndTurn).turn
     assert turn.carry_start_s is None and turn.earlier is None
 
