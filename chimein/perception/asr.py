@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -240,6 +241,7 @@ class SpeechRecognizer:
         word_timestamps: bool = False,
         language: str | None = None,
         hotwords: str | None = None,
+        wanted: Callable[[], bool] | None = None,
     ) -> Transcription:
         """Transcribe float32 16 kHz mono audio (an utterance, or a whole file for ``base``).
 
@@ -248,6 +250,8 @@ class SpeechRecognizer:
         topic's vocabulary: ``policy.hints``), given to Whisper as previous text so that it
         spells "Nova, ..." and not "No man, ..."; ignored when ``prompt`` is given.
         Silence, noise and Whisper's phantom phrases give empty text (see ``dropped``).
+        wanted: asked once the model is free; False skips the work (``dropped="unwanted"``): under
+        load a call can wait seconds for the model, and its turn may have been dropped meanwhile.
         """
         x = np.asarray(audio, dtype=np.float32).reshape(-1)
         duration = x.size / INPUT_RATE
@@ -258,6 +262,8 @@ class SpeechRecognizer:
             self._calls += 1
         try:
             with self._lock:
+                if wanted is not None and not wanted():
+                    return Transcription("", lang or "en", (), duration, dropped="unwanted")
                 return self._transcribe_locked(x, duration, lang, beam_size, prompt, word_timestamps, hotwords)
         finally:
             with self._calls_lock:

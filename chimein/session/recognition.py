@@ -31,6 +31,30 @@ class HeardTurn:
     earlier_text: str | None = None  # the words of the speech it was split from
 
 
+KEPT_TURN_TRANSCRIPTIONS = 4
+"""Transcriptions of the latest turns kept for a split to reuse (it only ever needs the last one)."""
+
+
+class _TurnAsr:
+    """One turn's transcription: shielded from its turn being dropped, skipped if nobody wants it
+    by the time the recogniser is free."""
+
+    wanted = True
+    future: asyncio.Future[Any]
+
+    @classmethod
+    def of(cls, future: asyncio.Future[Any]) -> _TurnAsr:
+        job = cls()
+        job.future = future
+        return job
+
+    @classmethod
+    def start(cls, transcribe: Any, audio: np.ndarray) -> _TurnAsr:
+        job = cls()
+        job.future = asyncio.ensure_future(asyncio.to_thread(transcribe, audio, wanted=lambda: job.wanted))
+        return job
+
+
 class Recognition:
     """The session's recogniser: one Whisper call shape, a pending early transcription, word times."""
 
@@ -44,6 +68,7 @@ class Recognition:
         self._speculative: tuple[int, asyncio.Future[Any]] | None = None  # (pause id, ASR of the paused audio)
         self._early: tuple[tuple[int, float], asyncio.Future[Any]] | None = None  # ((utterance, voiced end), ASR)
         self._turn_words: dict[int, tuple[Any, ...]] = {}  # turn id -> (words, language) for its transcript
+        self._turn_asr: dict[int, _TurnAsr] = {}  # the latest turns' transcriptions, for a split to reuse
 
     def speculate_early(self, utterance_id: int, at_s: float, audio: np.ndarray) -> None:
         """Start transcribing a little before the pause (``TranscribeEarly``); :meth:`speculate` takes
@@ -82,9 +107,17 @@ class Recognition:
         voice_print = None if own_print is not None else asyncio.ensure_future(
             asyncio.to_thread(self._services.speakers.embed, audio))
         if speculative is not None and speculative[0] == turn.speculative_pause_id:
-            transcription = await speculative[1]  # the audio since that pause is silence: same words
+            job = _TurnAsr.of(speculative[1])  # the audio since that pause is silence: same words
         else:
-            transcription = await asyncio.to_thread(self.transcribe, audio)
+            job = _TurnAsr.start(self.transcribe, audio)
+        self._turn_asr[turn.id] = job
+        while len(self._turn_asr) > KEPT_TURN_TRANSCRIPTIONS:
+            del self._turn_asr[next(iter(self._turn_asr))]
+        try:
+            transcription = await asyncio.shield(job.future)
+        except asyncio.CancelledError:
+            job.wanted = False  # the turn went on: skip the work if it has not started (a split may want it back)
+            raise
         embedding = own_print if voice_print is None else await voice_print
         self._turn_words[turn.id] = (getattr(transcription, "words", ()), getattr(transcription, "language", None))
         return HeardTurn(transcription, embedding, split, earlier_text)
@@ -98,20 +131,35 @@ class Recognition:
             return None, None, None
         # Compare with the last speaker before this one: the earlier turn's own part when it was
         # itself carried (A, then B, then A again, each before an answer began).
-        last = earlier.own_audio if earlier.own_audio is not None and len(earlier.own_audio) else earlier.audio
-        before, now = await asyncio.gather(
-            asyncio.to_thread(self._services.speakers.embed, last),
-            asyncio.to_thread(self._services.speakers.embed, own),
-        )
-        similarity = None if before is None or now is None else float(np.dot(before, now))
-        why = split_reason(turn.own_start_s - earlier.end_s, similarity)
+        gap_s = turn.own_start_s - earlier.end_s
+        why, now = split_reason(gap_s, None), None  # a clear gap splits whoever speaks: no voice prints
         if why is None:
-            return None, None, None
+            last = earlier.own_audio if earlier.own_audio is not None and len(earlier.own_audio) else earlier.audio
+            before, now = await asyncio.gather(
+                asyncio.to_thread(self._services.speakers.embed, last),
+                asyncio.to_thread(self._services.speakers.embed, own),
+            )
+            similarity = None if before is None or now is None else float(np.dot(before, now))
+            why = split_reason(gap_s, similarity)
+            if why is None:
+                return None, None, None
         words = earlier.text
         if not words:
-            words = (await asyncio.to_thread(self.transcribe, earlier.audio)).text.strip()
+            words = (await self._transcription_of(earlier)).text.strip()
         turn.audio = own
         return why, words, now
+
+    async def _transcription_of(self, turn: ev.UserTurn) -> Any:
+        """A dropped turn's words: its own transcription when one was started (still queued, running
+        or done), else a new one. Under load the earlier speech is not transcribed twice."""
+        job = self._turn_asr.pop(turn.id, None)
+        if job is not None:
+            job.wanted = True
+            transcription = await asyncio.shield(job.future)
+            if getattr(transcription, "dropped", None) != "unwanted":
+                return transcription
+        assert turn.audio is not None
+        return await asyncio.to_thread(self.transcribe, turn.audio)
 
     async def words(self, audio: np.ndarray) -> str:
         """Speech over an answer: its words (no word times needed)."""

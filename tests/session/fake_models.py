@@ -7,7 +7,7 @@ scripted in order, the LLM streams a fixed reply word by word, TTS makes 0.1 s o
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ class FakeVad:
 @dataclass
 class Words:
     text: str
+    dropped: str | None = None
 
 
 @dataclass
@@ -45,8 +46,14 @@ class FakeAsr:
     said: list[str]
     busy: bool = False  # another session's decode is running or waiting
 
-    def transcribe(self, audio: np.ndarray, *, hotwords: str | None = None, word_timestamps: bool = False) -> Words:
+    skipped: int = 0  # calls whose turn was dropped before the recogniser got to them
+
+    def transcribe(self, audio: np.ndarray, *, hotwords: str | None = None, word_timestamps: bool = False,
+                   wanted: Callable[[], bool] | None = None) -> Words:
         self.hotwords = hotwords  # what the session told the recogniser to expect (#11)
+        if wanted is not None and not wanted():
+            self.skipped += 1
+            return Words("", dropped="unwanted")
         return Words(self.said.pop(0) if len(self.said) > 1 else self.said[0])
 
 

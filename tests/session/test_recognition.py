@@ -1,0 +1,101 @@
+"""The recogniser under load: a dropped turn's queued transcription is skipped, or handed to the
+split that needs its words, never run twice (#12). Scripted models, a gate for "the model is busy"."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import numpy as np
+
+from chimein.policy.instruction import parse_instruction
+from chimein.protocol.messages import parse_setup
+from chimein.session import events as ev
+from chimein.session.recognition import Recognition
+
+from .fake_models import FakeAsr, FakeServices, Words
+
+
+class BusyAsr(FakeAsr):
+    """Holds every call until the test opens the gate, as another session's decode would."""
+
+    def __init__(self, said: list[str]) -> None:
+        super().__init__(said)
+        self.gate = threading.Event()
+        self.ran: list[int] = []
+
+    def transcribe(self, audio: np.ndarray, **kw: Any) -> Words:
+        self.gate.wait(5.0)
+        words = super().transcribe(audio, **kw)
+        if words.dropped is None:
+            self.ran.append(len(audio))
+        return words
+
+
+class Voices:
+    """Voice prints by clip length: 1 s clips are one person, 2 s clips another."""
+
+    def __init__(self) -> None:
+        self.embedded: list[int] = []
+
+    def embed(self, audio: np.ndarray) -> np.ndarray:
+        self.embedded.append(len(audio))
+        v = np.zeros(4, np.float32)
+        v[0 if len(audio) == 16000 else 1] = 1.0
+        return v
+
+
+def _recognition(asr: BusyAsr, voices: Voices | None = None) -> Recognition:
+    services = FakeServices(asr, speakers=voices or Voices())  # type: ignore[arg-type]
+    setup = parse_setup({"model": "models/gemini-2.5-flash-native-audio-preview-09-2025"})
+    return Recognition(services, setup, parse_instruction(""))  # type: ignore[arg-type]
+
+
+def _clip(seconds: float) -> np.ndarray:
+    return np.full(int(seconds * 16000), 0.1, np.float32)
+
+
+async def test_a_dropped_turn_is_not_transcribed_once_the_model_is_free():
+    asr = BusyAsr(["Shall we start dinner soon?"])
+    recognition = _recognition(asr)
+    hearing = asyncio.ensure_future(recognition.hear_turn(ev.UserTurn(1, audio=_clip(1.0), end_s=2.0)))
+    await asyncio.sleep(0.05)
+    hearing.cancel()  # the speaker went on: the turn was dropped while its decode waited
+    await asyncio.sleep(0.05)
+    asr.gate.set()
+    await asyncio.sleep(0.2)
+    assert asr.skipped == 1 and asr.ran == []
+
+
+async def test_a_split_reuses_the_dropped_turns_transcription():
+    asr = BusyAsr(["Okay, I'm done.", "How much was the parking ticket?"])
+    recognition = _recognition(asr)
+    earlier = ev.UserTurn(1, audio=_clip(1.0), start_s=1.0, end_s=2.0)
+    hearing = asyncio.ensure_future(recognition.hear_turn(earlier))
+    await asyncio.sleep(0.05)
+    hearing.cancel()
+    # Someone else speaks before the answer began: carried, then split off as a new voice.
+    own = _clip(2.0)
+    turn = ev.UserTurn(2, audio=np.concatenate([_clip(1.0), own]), start_s=1.0, end_s=5.0, carry_start_s=1.0,
+                       earlier=earlier, own_start_s=3.0, own_audio=own)
+    new = asyncio.ensure_future(recognition.hear_turn(turn))
+    await asyncio.sleep(0.05)
+    asr.gate.set()
+    heard = await asyncio.wait_for(new, 5.0)
+    assert heard.split is not None and heard.split.startswith("a new voice")
+    assert heard.earlier_text == "Okay, I'm done." and heard.transcription.text == "How much was the parking ticket?"
+    assert asr.ran == [16000, 32000] and asr.skipped == 0  # the earlier speech was decoded once
+
+
+async def test_after_a_clear_gap_the_earlier_voice_is_not_embedded():
+    asr, voices = BusyAsr(["Okay.", "What time is it?"]), Voices()
+    asr.gate.set()
+    recognition = _recognition(asr, voices)
+    earlier = ev.UserTurn(1, audio=_clip(1.0), start_s=1.0, end_s=2.0, text="Okay.")
+    own = _clip(1.5)
+    turn = ev.UserTurn(2, audio=np.concatenate([_clip(4.0), own]), start_s=1.0, end_s=6.5, carry_start_s=1.0,
+                       earlier=earlier, own_start_s=5.0, own_audio=own)
+    heard = await recognition.hear_turn(turn)
+    assert heard.split is not None and heard.split.startswith("a clear gap")
+    assert voices.embedded == [len(own)]  # only the new speech's own voice print
