@@ -42,6 +42,7 @@ __all__ = ["BatchedLlamaEngine", "GenerationStats"]
 CACHE_REUSE_MIN_TOKENS = 16
 """A cached run must match at least this many tokens to be shifted into place rather than re-evaluated."""
 PENALTY_LAST_N = 64
+"""Repeat penalty looks back this many generated tokens (llama-cpp-python's default)."""
 SPEAKING_INTERVAL_S = 0.15
 """An answer already speaking gets a token at least this often (~6 tokens/s, twice the pace of speech)."""
 SPEAKING_PER_URGENT_STEP = 2
@@ -55,7 +56,6 @@ a 9-word clause took Piper 0.26 s alone, 0.35-0.42 s with the model still writin
 lasts well over a second when spoken, so the next one is still ready in time."""
 PREFILL_CHUNK_WITH_SPEAKERS = 32
 """Prompt tokens per step while other answers are speaking, so a long prompt cannot stall their voices."""
-"""Repeat penalty looks back this many generated tokens (llama-cpp-python's default)."""
 
 
 @dataclass
