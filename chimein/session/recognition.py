@@ -8,6 +8,7 @@ turn controller decides what they mean.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -34,24 +35,51 @@ class HeardTurn:
 KEPT_TURN_TRANSCRIPTIONS = 4
 """Transcriptions of the latest turns kept for a split to reuse (it only ever needs the last one)."""
 
+_RECOGNISER_THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="chimein-asr")
+"""Recogniser calls wait for the one shared model in threads of their own, not in the loop's
+default pool (cpu_count + 4 threads) that every session's voice activity detection and Smart Turn
+need: under load a queue of waiting transcriptions would hold that pool and stall listening (the
+same reason answers run in threads of their own, ``generation.scheduler.run_in_own_thread``)."""
+
+
+def _submit(fn: Any, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+    loop = asyncio.get_running_loop()
+    pool = getattr(loop, "answer_executor", None) or _RECOGNISER_THREADS  # the fast bench counts model work
+    return pool.submit(fn, *args, **kwargs)
+
+
+def _view(call: concurrent.futures.Future[Any]) -> asyncio.Future[Any]:
+    """An awaitable view of a recogniser call. Cancelling the view (its turn was dropped) leaves the
+    call alone, so that a split can still use its words."""
+    loop = asyncio.get_running_loop()
+    view: asyncio.Future[Any] = loop.create_future()
+
+    def settle(done: concurrent.futures.Future[Any]) -> None:
+        if view.done():
+            return
+        if done.cancelled():
+            view.cancel()
+        elif done.exception() is not None:
+            view.set_exception(done.exception())  # type: ignore[arg-type]
+        else:
+            view.set_result(done.result())
+
+    call.add_done_callback(lambda done: loop.call_soon_threadsafe(settle, done))
+    return view
+
 
 class _TurnAsr:
-    """One turn's transcription: shielded from its turn being dropped, skipped if nobody wants it
-    by the time the recogniser is free."""
+    """One turn's transcription: it outlives its turn being dropped, and is skipped if nobody
+    wants it by the time the recogniser is free."""
 
-    wanted = True
-    future: asyncio.Future[Any]
-
-    @classmethod
-    def of(cls, future: asyncio.Future[Any]) -> _TurnAsr:
-        job = cls()
-        job.future = future
-        return job
+    def __init__(self, call: concurrent.futures.Future[Any] | None = None) -> None:
+        self.wanted = True
+        self.call = call
 
     @classmethod
     def start(cls, transcribe: Any, audio: np.ndarray) -> _TurnAsr:
         job = cls()
-        job.future = asyncio.ensure_future(asyncio.to_thread(transcribe, audio, wanted=lambda: job.wanted))
+        job.call = _submit(transcribe, audio, wanted=lambda: job.wanted)
         return job
 
 
@@ -65,8 +93,8 @@ class Recognition:
         self.hotwords = recognition_hints(rules, self._options.vocabulary)
         self.transcribe = functools.partial(services.asr.transcribe, hotwords=self.hotwords,
                                             word_timestamps=self._options.word_timestamp)
-        self._speculative: tuple[int, asyncio.Future[Any]] | None = None  # (pause id, ASR of the paused audio)
-        self._early: tuple[tuple[int, float], asyncio.Future[Any]] | None = None  # ((utterance, voiced end), ASR)
+        self._speculative: tuple[int, concurrent.futures.Future[Any]] | None = None  # (pause id, ASR of the paused audio)
+        self._early: tuple[tuple[int, float], concurrent.futures.Future[Any]] | None = None  # ((utterance, voiced end), ASR)
         self._turn_words: dict[int, tuple[Any, ...]] = {}  # turn id -> (words, language) for its transcript
         self._turn_asr: dict[int, _TurnAsr] = {}  # the latest turns' transcriptions, for a split to reuse
 
@@ -87,15 +115,15 @@ class Recognition:
         """
         early, self._early = self._early, None
         taken_over = early is not None and early_key is not None and early[0] == early_key
-        future = early[1] if early is not None and taken_over else self._transcribe_if_idle(audio)
-        self._speculative = None if future is None else (pause_id, future)
-        return future
+        call = early[1] if early is not None and taken_over else self._transcribe_if_idle(audio)
+        self._speculative = None if call is None else (pause_id, call)
+        return None if call is None else _view(call)
 
-    def _transcribe_if_idle(self, audio: np.ndarray) -> asyncio.Future[Any] | None:
+    def _transcribe_if_idle(self, audio: np.ndarray) -> concurrent.futures.Future[Any] | None:
         """Early work starts only while the recogniser is idle (see :meth:`speculate`)."""
         if getattr(self._services.asr, "busy", False):
             return None
-        return asyncio.ensure_future(asyncio.to_thread(self.transcribe, audio))
+        return _submit(self.transcribe, audio)
 
     async def hear_turn(self, turn: ev.UserTurn) -> HeardTurn:
         """The turn's words and voice print (after splitting off carried speech in a new voice)."""
@@ -107,14 +135,14 @@ class Recognition:
         voice_print = None if own_print is not None else asyncio.ensure_future(
             asyncio.to_thread(self._services.speakers.embed, audio))
         if speculative is not None and speculative[0] == turn.speculative_pause_id:
-            job = _TurnAsr.of(speculative[1])  # the audio since that pause is silence: same words
+            job = _TurnAsr(speculative[1])  # the audio since that pause is silence: same words
         else:
             job = _TurnAsr.start(self.transcribe, audio)
         self._turn_asr[turn.id] = job
         while len(self._turn_asr) > KEPT_TURN_TRANSCRIPTIONS:
             del self._turn_asr[next(iter(self._turn_asr))]
         try:
-            transcription = await asyncio.shield(job.future)
+            transcription = await _view(job.call)  # type: ignore[arg-type]
         except asyncio.CancelledError:
             job.wanted = False  # the turn went on: skip the work if it has not started (a split may want it back)
             raise
@@ -153,17 +181,17 @@ class Recognition:
         """A dropped turn's words: its own transcription when one was started (still queued, running
         or done), else a new one. Under load the earlier speech is not transcribed twice."""
         job = self._turn_asr.pop(turn.id, None)
-        if job is not None:
+        if job is not None and job.call is not None and not job.call.cancelled():
             job.wanted = True
-            transcription = await asyncio.shield(job.future)
+            transcription = await _view(job.call)
             if getattr(transcription, "dropped", None) != "unwanted":
                 return transcription
         assert turn.audio is not None
-        return await asyncio.to_thread(self.transcribe, turn.audio)
+        return await _view(_submit(self.transcribe, turn.audio))
 
     async def words(self, audio: np.ndarray) -> str:
         """Speech over an answer: its words (no word times needed)."""
-        result = await asyncio.to_thread(self._services.asr.transcribe, audio, hotwords=self.hotwords)
+        result = await _view(_submit(self._services.asr.transcribe, audio, hotwords=self.hotwords))
         return result.text
 
     async def voice_against(self, audio: np.ndarray, voice_id: str) -> tuple[np.ndarray | None, float | None]:

@@ -130,10 +130,13 @@ async def test_a_pause_takes_over_the_transcription_started_just_before_it(clien
     recognition = client.session.recognition
     recognition.speculate_early(1, 2.0, speech(1.0))
     early = recognition._early[1]
-    assert recognition.speculate(1, speech(1.1), early_key=(1, 2.0)) is early
+    taken = recognition.speculate(1, speech(1.1), early_key=(1, 2.0))
+    assert recognition._speculative[1] is early and (await taken).text == "What time is it?"  # not decoded again
     recognition.speculate_early(1, 3.0, speech(1.0))
+    stale = recognition._early[1]
     again = recognition.speculate(2, speech(1.5), early_key=(1, 3.5))  # the speaker went on meanwhile
-    assert again is not None and again is not recognition._early and (await again).text == "What time is it now?"
+    assert again is not None and recognition._speculative[1] is not stale
+    assert (await again).text == "What time is it now?"
     await client.session.close()
 
 
