@@ -141,8 +141,9 @@ class Recognition:
         self._turn_asr[turn.id] = job
         while len(self._turn_asr) > KEPT_TURN_TRANSCRIPTIONS:
             del self._turn_asr[next(iter(self._turn_asr))]
+        assert job.call is not None
         try:
-            transcription = await _view(job.call)  # type: ignore[arg-type]
+            transcription = await _view(job.call)
         except asyncio.CancelledError:
             job.wanted = False  # the turn went on: skip the work if it has not started (a split may want it back)
             raise
@@ -157,11 +158,11 @@ class Recognition:
         earlier, own = turn.earlier, turn.own_audio
         if earlier is None or earlier.audio is None or own is None or not len(own) or turn.own_start_s is None:
             return None, None, None
-        # Compare with the last speaker before this one: the earlier turn's own part when it was
-        # itself carried (A, then B, then A again, each before an answer began).
         gap_s = turn.own_start_s - earlier.end_s
         why, now = split_reason(gap_s, None), None  # a clear gap splits whoever speaks: no voice prints
         if why is None:
+            # Compare with the last speaker before this one: the earlier turn's own part when it was
+            # itself carried (A, then B, then A again, each before an answer began).
             last = earlier.own_audio if earlier.own_audio is not None and len(earlier.own_audio) else earlier.audio
             before, now = await asyncio.gather(
                 asyncio.to_thread(self._services.speakers.embed, last),
