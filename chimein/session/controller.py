@@ -144,7 +144,7 @@ class TurnController:
 
     def _on_Quiet(self, event: ev.Quiet, out: list[ev.Action]) -> None:
         if self._speculates():
-            out.append(ev.TranscribeEarly(self.utterance_id, event.at_s, event.audio))
+            out.append(ev.TranscribeEarly(self.utterance_id, event.at_s, event.audio, self._carry_start_s))
 
     def _speculates(self) -> bool:
         """A pause now would be scored and its words transcribed early (not over a speaking reply)."""
@@ -157,7 +157,7 @@ class TurnController:
             self.overlap.paused, self.overlap.paused_at_s = True, event.at_s
         if self._ignore is None and not self._discarding and self.options.end_of_turn == "smart_turn":
             out.append(ev.ScorePause(self.utterance_id, self.pause_id, event.at_s, event.audio,
-                                     speculative=self._speculates()))
+                                     speculative=self._speculates(), carry_start_s=self._carry_start_s))
         if self.overlap is not None:
             self._judge(self.overlap, out)
 
@@ -232,7 +232,7 @@ class TurnController:
             id=self._next_turn, audio=audio,  # type: ignore[arg-type]
             start_s=carry_start if carry_start is not None else self._utterance_start_s, end_s=ended_at_s,
             carry_start_s=carry_start, interrupting=interrupting, eot_probability=self._eot_probability,
-            speculative_pause_id=self.pause_id if carry_start is None else None,
+            speculative_pause_id=self.pause_id,
             earlier=earlier if carry_start is not None else None,
             own_start_s=self._utterance_start_s if carry_start is not None else None,
         )

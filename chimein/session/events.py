@@ -221,17 +221,20 @@ class TranscribeEarly:
     utterance_id: int
     at_s: float
     audio: np.ndarray
+    carry_start_s: float | None = None  # the utterance continues a turn from here: transcribe from there
 
 
 @dataclass(frozen=True)
 class ScorePause:
-    """Ask Smart Turn about the pause; ``speculative``: transcribe the paused audio now too."""
+    """Ask Smart Turn about the pause; ``speculative``: transcribe the paused audio now too (from
+    ``carry_start_s`` when the utterance continues an earlier turn, as the turn will be)."""
 
     utterance_id: int
     pause_id: int
     at_s: float
     audio: np.ndarray
     speculative: bool
+    carry_start_s: float | None = None
 
 
 @dataclass(frozen=True)

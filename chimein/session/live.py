@@ -206,7 +206,8 @@ class LiveSession:
         if isinstance(action, ev.Emit):
             self._emit(action.kind, **action.fields)
         elif isinstance(action, ev.TranscribeEarly):
-            self.recognition.speculate_early(action.utterance_id, action.at_s, action.audio)
+            self.recognition.speculate_early(action.utterance_id, action.at_s,
+                                             self._turn_audio_so_far(action.audio, action.at_s, action.carry_start_s))
         elif isinstance(action, ev.ScorePause):
             self._spawn(self._score_pause(action))
         elif isinstance(action, ev.EndUtterance):
@@ -259,10 +260,10 @@ class LiveSession:
         self._handle(reply_id).track(self._spawn(coro))
 
     async def _score_pause(self, action: ev.ScorePause) -> None:
-        speculative = None
+        speculative, heard = None, action.audio
         if action.speculative:  # transcribe the paused audio now; reused if the turn ends in this pause
-            speculative = self.recognition.speculate(action.pause_id, action.audio,
-                                                     early_key=(action.utterance_id, action.at_s))
+            heard = self._turn_audio_so_far(action.audio, action.at_s, action.carry_start_s)
+            speculative = self.recognition.speculate(action.pause_id, heard, early_key=(action.utterance_id, action.at_s))
         probability = await asyncio.to_thread(self.services.smart_turn.completion_probability, action.audio)
         ends = probability > SMART_TURN_THRESHOLD and action.pause_id == self.controller.pause_id
         self._feed(ev.PauseScored(action.utterance_id, action.pause_id, action.at_s, probability))
@@ -273,20 +274,25 @@ class LiveSession:
             return
         if self.setup.input_transcription:  # interimInputTranscription: the words so far
             self._put(out.input_transcription(text, finished=False, interim=True,
-                                              start_s=action.at_s - len(action.audio) / INPUT_RATE,
+                                              start_s=action.at_s - len(heard) / INPUT_RATE,
                                               end_s=self.hearing.clock_s))
         self._feed(ev.PauseTranscribed(action.utterance_id, action.pause_id, text))  # a whole question ends it
+
+    def _turn_audio_so_far(self, audio: np.ndarray, at_s: float, carry_start_s: float | None) -> np.ndarray:
+        """The utterance's audio, or, when it continues an earlier turn, the continuous audio from
+        that turn's start: one turn across a pause, not two clips spliced together."""
+        if carry_start_s is None:
+            return audio
+        padding = self.activity_config.prefix_padding_ms / 1000
+        joined = self.hearing.history.slice(carry_start_s - padding, at_s + TRAILING_PAD_S)
+        return joined if len(joined) >= len(audio) else audio
 
     def _end_turn(self, action: ev.EndTurn) -> None:
         turn = action.turn
         assert turn.audio is not None
         if turn.carry_start_s is not None:
             turn.own_audio = turn.audio  # this utterance alone, should it prove a new turn (#11)
-            # One turn across a pause: take the continuous audio, not two clips spliced together.
-            padding = self.activity_config.prefix_padding_ms / 1000
-            joined = self.hearing.history.slice(turn.carry_start_s - padding, turn.end_s + TRAILING_PAD_S)
-            if len(joined) >= len(turn.audio):
-                turn.audio = joined
+            turn.audio = self._turn_audio_so_far(turn.audio, turn.end_s, turn.carry_start_s)
         if not len(turn.audio) or (not turn.interrupting and not self.activity_config.disabled and self.colistener.keep_as_heard(
                 turn.audio, turn.start_s, turn.end_s, prefix_padding_s=self.activity_config.prefix_padding_ms / 1000)):
             self._feed(ev.TurnSkipped(turn.id))  # nothing said, or a recording playing: kept as heard (#6)

@@ -134,7 +134,7 @@ class Recognition:
         # A split turn's audio is the speech the split check has just embedded.
         voice_print = None if own_print is not None else asyncio.ensure_future(
             asyncio.to_thread(self._services.speakers.embed, audio))
-        if speculative is not None and speculative[0] == turn.speculative_pause_id:
+        if speculative is not None and speculative[0] == turn.speculative_pause_id and split is None:
             job = _TurnAsr(speculative[1])  # the audio since that pause is silence: same words
         else:
             job = _TurnAsr.start(self.transcribe, audio)

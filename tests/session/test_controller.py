@@ -176,9 +176,11 @@ def test_speaking_again_before_the_answer_continues_the_turn():
     started = s.feed(ev.Started(2.7, -20.0))
     assert one(started, ev.Drop).reply_id == first.reply_id
     assert emitted(started, "answer_dropped")
+    score = one(s.feed(ev.Paused(4.0, audio(1.5))), ev.ScorePause)
+    assert score.carry_start_s == 1.0  # its pause is transcribed from the turn's start, as the turn will be
     second = one(s.feed(ev.Ended(4.0, audio(1.5))), ev.EndTurn).turn
     assert second.carry_start_s == 1.0 and second.start_s == 1.0
-    assert second.speculative_pause_id is None  # the joined audio is transcribed afresh
+    assert second.speculative_pause_id == score.pause_id
 
 
 def test_a_transcript_of_a_turn_that_went_on_is_stale():

@@ -99,3 +99,30 @@ async def test_after_a_clear_gap_the_earlier_voice_is_not_embedded():
     heard = await recognition.hear_turn(turn)
     assert heard.split is not None and heard.split.startswith("a clear gap")
     assert voices.embedded == [len(own)]  # only the new speech's own voice print
+
+
+async def test_a_continued_turn_reuses_its_pause_transcription_unless_it_is_split():
+    """A turn that went on after a pause was transcribed at that pause from its first words (#12):
+    the joined line is not decoded again, unless the new speech proves to be someone else's."""
+    asr = BusyAsr(["I really like Italian food. Do you know how to make a pizza?"])
+    asr.gate.set()
+    recognition = _recognition(asr)
+    earlier = ev.UserTurn(1, audio=_clip(1.0), start_s=1.0, end_s=2.0, text="I really like Italian food.")
+    own, joined = _clip(1.0), _clip(3.0)
+    paused = recognition.speculate(7, joined)
+    assert paused is not None and (await paused).text.endswith("make a pizza?")
+    turn = ev.UserTurn(2, audio=joined, start_s=1.0, end_s=4.0, carry_start_s=1.0, earlier=earlier,
+                       own_start_s=2.4, own_audio=own, speculative_pause_id=7)
+    heard = await recognition.hear_turn(turn)
+    assert heard.split is None and heard.transcription.text.endswith("make a pizza?")
+    assert asr.ran == [len(joined)]  # decoded once, at the pause
+
+    asr.said[:] = ["Do you know how to make a pizza?"]
+    other = _clip(2.0)  # another voice
+    recognition.speculate(8, joined)
+    await asyncio.sleep(0.05)
+    split = ev.UserTurn(3, audio=joined, start_s=1.0, end_s=4.0, carry_start_s=1.0, earlier=earlier,
+                        own_start_s=2.4, own_audio=other, speculative_pause_id=8)
+    heard = await recognition.hear_turn(split)
+    assert heard.split is not None and len(split.audio) == len(other)
+    assert asr.ran[-1] == len(other)  # the split-off speech is decoded on its own, not the pause's joined audio
