@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -64,7 +65,11 @@ def _view(call: concurrent.futures.Future[Any]) -> asyncio.Future[Any]:
         else:
             view.set_result(done.result())
 
-    call.add_done_callback(lambda done: loop.call_soon_threadsafe(settle, done))
+    def hand_over(done: concurrent.futures.Future[Any]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody is waiting
+            loop.call_soon_threadsafe(settle, done)
+
+    call.add_done_callback(hand_over)
     return view
 
 
