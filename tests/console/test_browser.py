@@ -313,6 +313,15 @@ def test_refused_setup_denied_microphone_typed_turn_and_interruption(server, bro
     assert page.is_hidden("#reconnect")
 
 
+def _page_state(page) -> dict:
+    """What a failed wait shows: the console's stats, its message and the end of its timeline."""
+    return page.evaluate("""() => ({stats: window.chimeinConsole.stats,
+        message: document.getElementById('message-text').textContent,
+        messageHidden: document.getElementById('message').hidden,
+        microphone: document.getElementById('mic-state').textContent,
+        timeline: Array.from(document.querySelectorAll('#timeline li')).slice(-12).map((e) => e.textContent)})""")
+
+
 class _Relay:
     """A TCP relay in front of the real server: cutting it is a network drop, not a server change."""
 
@@ -372,7 +381,10 @@ def test_lost_connection_offers_reconnect(server, browser_factory):
     page.wait_for_function("window.chimeinConsole.stats.state === 'connected'", timeout=15_000)
     first_session = page.evaluate("window.chimeinConsole.stats.sessionId")
     relay.cut()
-    page.wait_for_selector("#reconnect", state="visible", timeout=15_000)
+    try:
+        page.wait_for_selector("#reconnect", state="visible", timeout=15_000)
+    except Exception:
+        raise AssertionError(f"no Reconnect after the cut: {_page_state(page)}, errors {errors}") from None
     message = page.text_content("#message-text")
     assert "Connection lost" in message and "close code 1006" in message, message
     assert "Reconnect resumes the session with its memory" in message
@@ -383,7 +395,59 @@ def test_lost_connection_offers_reconnect(server, browser_factory):
     assert page.evaluate("window.chimeinConsole.stats.sessionId") is not None
     assert first_session
     chunks = page.evaluate("window.chimeinConsole.stats.sentChunks")
-    page.wait_for_function(f"window.chimeinConsole.stats.sentChunks > {chunks + 2}", timeout=15_000)  # mic back
+    try:
+        page.wait_for_function(f"window.chimeinConsole.stats.sentChunks > {chunks + 2}", timeout=15_000)  # mic back
+    except Exception:
+        raise AssertionError(f"no microphone after Reconnect: {_page_state(page)}, errors {errors}") from None
+    assert page.is_hidden("#message")
+    relay.listener.close()
+
+
+@pytest.mark.parametrize("fails_after", ["the close", "the reconnect"])
+def test_drop_while_the_microphone_starts_still_offers_reconnect(server, browser_factory, fails_after):
+    """The network drops while the page is still fetching the capture worklet. The fetch fails after
+    the close was shown, or after the user already reconnected: either way the failure must not
+    replace the Reconnect offer, and the reconnected session gets its microphone (fetched again)."""
+    relay = _Relay(server.plain_port)
+    context = browser_factory("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
+    errors: list[str] = []
+    page = _open_console(context, f"http://127.0.0.1:{relay.port}/", errors)
+    # Worklet fetches pass by Playwright's routing, so the page's addModule is held instead: it
+    # fails, as the real fetch through the cut relay did, when the test says; like the browser's
+    # module map, a URL that failed fails again.
+    page.evaluate("""() => {
+      const original = AudioWorklet.prototype.addModule;
+      const failed = new Set();
+      const failure = () => new DOMException("Failed to load worklet module script (Network error)", "AbortError");
+      let held = true;
+      AudioWorklet.prototype.addModule = function (url) {
+        if (failed.has(url)) return Promise.reject(failure());
+        if (!held) return original.call(this, url);
+        return new Promise((resolve, reject) => {
+          window.failWorklet = () => { held = false; failed.add(url); reject(failure()); };
+        });
+      };
+    }""")
+    page.click("#connect")
+    page.wait_for_function("window.failWorklet !== undefined", timeout=15_000)
+    relay.cut()
+    try:
+        page.wait_for_selector("#reconnect", state="visible", timeout=15_000)
+    except Exception:
+        raise AssertionError(f"no Reconnect after the cut: {_page_state(page)}, errors {errors}") from None
+    if fails_after == "the close":
+        page.evaluate("window.failWorklet()")
+        page.wait_for_timeout(300)  # a late microphone failure would replace the message now
+        assert page.is_visible("#reconnect")
+        assert "Connection lost" in page.text_content("#message-text")
+    page.click("#reconnect")
+    page.wait_for_function("window.chimeinConsole.stats.state === 'connected'", timeout=15_000)
+    if fails_after == "the reconnect":  # the new session was waiting on the old session's download
+        page.evaluate("window.failWorklet()")
+    try:
+        page.wait_for_function("window.chimeinConsole.stats.sentChunks > 2", timeout=15_000)
+    except Exception:
+        raise AssertionError(f"no microphone after Reconnect: {_page_state(page)}, errors {errors}") from None
     assert page.is_hidden("#message")
     relay.listener.close()
 

@@ -146,7 +146,25 @@ function ensureAudio() {
 
 // ------------------------------------------------------------------ audio: microphone
 
+let workletAttempts = 0;
+
+function loadCaptureWorklet(current) {
+  // Once per audio context. A failed download (the network dropped) is forgotten and tried again
+  // under a new URL: the context remembers a failed module URL and would fail it again at once.
+  if (!current.worklet) {
+    workletAttempts += 1;
+    const url = "/console/capture-worklet.js" + (workletAttempts > 1 ? `?attempt=${workletAttempts}` : "");
+    current.worklet = current.ctx.audioWorklet.addModule(url)
+      .catch((err) => { current.worklet = null; throw err; });
+  }
+  return current.worklet;
+}
+
 async function startMicrophone() {
+  // The session this start belongs to: if it closes while we wait (permission prompt, worklet
+  // download), the start is abandoned quietly and the close's own message (Reconnect) stays.
+  const session = ws;
+  const sessionOpen = () => ws === session && ws.readyState === WebSocket.OPEN;
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     showMessage("error",
       "This page is not a secure context, so the browser offers no microphone. Open it as " +
@@ -162,6 +180,7 @@ async function startMicrophone() {
       audio: { channelCount: 1, echoCancellation: processing, noiseSuppression: processing, autoGainControl: processing },
     });
   } catch (err) {
+    if (!sessionOpen()) return;
     $("mic-state").textContent = "microphone off (" + err.name + ")";
     const why = {
       NotAllowedError: "Microphone access was denied. Allow it for this site (the icon at the left of the address bar), then press Disconnect and Connect again.",
@@ -174,14 +193,24 @@ async function startMicrophone() {
     addEntry("error", null, "microphone: " + err.name);
     return;
   }
-  if (!ws || ws.readyState !== WebSocket.OPEN) { // disconnected while the permission prompt was up
+  if (!sessionOpen()) { // disconnected while the permission prompt was up
     stream.getTracks().forEach((t) => t.stop());
     return;
   }
   const current = ensureAudio();
   const { ctx } = current;
-  current.worklet = current.worklet || ctx.audioWorklet.addModule("/console/capture-worklet.js"); // once per context
-  await current.worklet;
+  try {
+    // A second try: the download awaited may be an earlier session's, cut off with its connection.
+    await loadCaptureWorklet(current).catch(() => sessionOpen() && loadCaptureWorklet(current));
+  } catch (err) {
+    stream.getTracks().forEach((t) => t.stop());
+    if (sessionOpen()) throw err;
+    return;
+  }
+  if (!sessionOpen()) { // disconnected while the worklet loaded
+    stream.getTracks().forEach((t) => t.stop());
+    return;
+  }
   const source = ctx.createMediaStreamSource(stream);
   const node = new AudioWorkletNode(ctx, "chimein-capture", { numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1] });
   const sink = ctx.createGain(); // keeps the worklet pulled by the graph, silently
