@@ -151,7 +151,9 @@ class Playout:
             self.send(out.model_text(clause + " "))
             self._audible(handle)
             return
-        clip = await asyncio.to_thread(functools.partial(self.synthesizer().synthesize, clause, first=first))
+        # Its own thread: a clause waiting for the shared voice must not hold a thread of the
+        # default pool, which every session's listening needs (under load they all would).
+        clip = await run_in_own_thread(functools.partial(self.synthesizer().synthesize, clause, first=first))
         await clips.put(clip)
 
     async def _play(self, handle: SpeechHandle, clips: asyncio.Queue[SpokenAudio | None]) -> None:
