@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/heldout_decisions.py text   [--split heldout2|heldout|dev|test] [--limit N]
     .venv/bin/python scripts/heldout_decisions.py spoken [--split heldout2|heldout|dev|test] [--voices slt,rms,awb]
-                                                         [--levels 0,-8,-14] [--no-hotwords] [--real N] [--errors]
+                                                         [--levels 0,-8,-14] [--no-hotwords] [--real N] [--errors] [--beam N]
 
 ``heldout2`` is the held-back set written blind (report it first); ``--errors`` lists misheard
 turns of the dev or test split only, never a held-back one.
@@ -154,7 +154,7 @@ def _said(text: str, phrase: str) -> bool:
 
 
 def run_spoken(split: str, voices: list[str], levels: list[float], hotwords: bool, real: int,
-               keyed_only: bool = False, every_level: bool = False, errors: bool = False) -> None:
+               keyed_only: bool = False, every_level: bool = False, errors: bool = False, beam: int = 1) -> None:
     from chimein.perception.asr import SpeechRecognizer
     from chimein.perception.audio import decode_audio_file, resample
     from chimein.policy.hints import recognition_hints
@@ -172,10 +172,13 @@ def run_spoken(split: str, voices: list[str], levels: list[float], hotwords: boo
     labelled: list[LabelledTurn] = []
     predicted: list[bool] = []
     key_hits = key_total = 0
+    asr_s: list[float] = []
     started = time.monotonic()
     for t, voice, level in plan:
         audio = _at_level(_speak(t.text, voice), -26.0 + level)
-        heard = asr.transcribe(audio, hotwords=hints[t.instruction]).text
+        asr_started = time.perf_counter()
+        heard = asr.transcribe(audio, hotwords=hints[t.instruction], beam_size=beam).text
+        asr_s.append(time.perf_counter() - asr_started)
         policy = policies[t.instruction]
         for phrase in _key_words(policy.rules):
             if _said(t.text, phrase):
@@ -198,12 +201,13 @@ def run_spoken(split: str, voices: list[str], levels: list[float], hotwords: boo
                     n += 1
                     audio, rate = decode_audio_file((REAL / clip).read_bytes(), None)
                     audio = _at_level(resample(audio, rate, 16000)[: 16000 * 8], -26.0 + level)
-                    heard = asr.transcribe(audio, hotwords=hints[key]).text
+                    heard = asr.transcribe(audio, hotwords=hints[key], beam_size=beam).text
                     family = next(t.family for t in turns if t.instruction == key)
                     labelled.append(LabelledTurn(f"{key}-real-{n}", key, split, True, (), "R", heard, False, clip, family))
                     predicted.append(policy.decide(heard).answer if heard.strip() else False)
     print(f"{len(labelled)} spoken turns ({', '.join(voices)}; levels {levels} dB; hotwords {'on' if hotwords else 'off'}; "
-          f"{real} real recordings per instruction and level) in {time.monotonic() - started:.0f} s")
+          f"{real} real recordings per instruction and level) in {time.monotonic() - started:.0f} s; "
+          f"beam {beam}, recogniser median {1000 * float(np.median(asr_s)):.0f} ms per labelled turn")
     _report(f"{split} spoken", labelled, predicted)
     if key_total:
         print(f"name / wake-phrase recall in the transcripts: {key_hits}/{key_total} = {key_hits / key_total:.3f}")
@@ -225,6 +229,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="spoken: only the turns that say a name or wake phrase (for the recall figure)")
     parser.add_argument("--errors", action="store_true",
                         help="spoken: list the misclassified turns of the dev or test split (never a held-back one)")
+    parser.add_argument("--beam", type=int, default=1,
+                        help="spoken: Whisper beam size (the server decodes greedily, 1)")
     parser.add_argument("--exclude", action="append", default=[], metavar="INSTRUCTION",
                         help="leave out an instruction (repeatable), e.g. one whose held-back results were read: h-atlas")
     args = parser.parse_args(argv)
@@ -234,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         levels = [float(x) for x in args.levels.split(",") if x.strip()]
         run_spoken(args.split, [v.strip() for v in args.voices.split(",") if v.strip()], levels,
-                   not args.no_hotwords, args.real, args.keyed_only, args.every_level, args.errors)
+                   not args.no_hotwords, args.real, args.keyed_only, args.every_level, args.errors, args.beam)
 
 
 if __name__ == "__main__":
