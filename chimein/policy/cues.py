@@ -47,6 +47,15 @@ _AUX = {
     "could", "would", "will", "won't", "should", "shall", "may", "might", "have", "has", "am",
     "don't", "doesn't", "didn't", "couldn't", "wouldn't", "shouldn't",
 }
+_NOT_A_SUBJECT = _AUX | {
+    "to", "be", "been", "being", "not", "ever", "never", "also", "just", "only", "so", "as", "rather",
+    "quite", "very", "too", "then", "than", "and", "or", "but", "of", "in", "on", "at", "by", "for",
+    "with", "from",
+}
+"""After an auxiliary, words that cannot open its subject: "will be ever forget it.", "is to be
+old-sposed." are not questions ("will you ...", "is the oven on ..." are)."""
+_SUBORDINATING_WH = {"when", "whenever", "where", "wherever"}
+"""Wh-words that also open a clause of time or place: "When a man looks for something, his friend says ..."."""
 _FILLERS = {
     "and", "so", "oh", "ok", "okay", "well", "um", "uh", "umm", "hmm", "hey", "hi", "hello", "yes",
     "yeah", "no", "actually", "also", "then", "now", "but", "cool", "great", "wow", "perfect",
@@ -277,6 +286,12 @@ def _segment_kind(seg: str, mark: str, names: set[str]) -> RequestKind:
         # talking about, duplication of effort": a clause that the speaker did not close as a
         # question (a speech on a loudspeaker, people talking in a meeting).
         return "statement"
+    closed_as_statement = bool(mark) and not mark.startswith("?")  # the recogniser punctuated it
+    if closed_as_statement and first in _AUX and second in _NOT_A_SUBJECT:
+        return "statement"  # read speech, a book or the radio: "will be ever forget it."
+    if (closed_as_statement and mark.startswith(",") and first in _SUBORDINATING_WH
+            and second not in _AUX and second not in ("much", "many", "long", "often", "else")):
+        return "statement"  # "When a man looks for something beyond his reach, his friend says ..."
     if first in _WH or (first in _AUX and second):
         if _SOCIAL_WH.match(rest):
             return "social"

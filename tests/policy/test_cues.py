@@ -47,6 +47,14 @@ from chimein.policy.cues import analyse
         ("Oh, can I see it?", "social"),
         ("Nice, how much did you pay for it?", "social"),
         ("How long did you say to bake it?", "question"),
+        # read aloud (a book, the radio): an auxiliary or "when" opening a clause closed as a statement
+        ("will be ever forget it.", "statement"),
+        ("Unless to be rather cold-hearted and rather selfish, is to be old-sposed.", "statement"),
+        ("When a man looks for something beyond his reach, his friend says looking for the pot of gold.", "statement"),
+        ("Will you set a timer.", "question"),  # the same closing, but an auxiliary with its subject
+        ("Is the oven still on.", "question"),
+        ("When is dinner, Kit?", "question"),
+        ("When I get home, remind me to call mum.", "command"),
     ],
 )
 def test_request_kind(text: str, kind: str) -> None:
