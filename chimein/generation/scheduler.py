@@ -15,6 +15,7 @@ send new sessions elsewhere" before questions start waiting (``over_capacity``).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import heapq
 import itertools
@@ -27,7 +28,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["GenerationLoad", "GenerationScheduler", "OverCapacity", "PriorityLock", "process_load", "run_in_own_thread"]
+__all__ = ["GenerationLoad", "GenerationScheduler", "OverCapacity", "PriorityLock", "loop_view", "process_load",
+           "run_in_own_thread"]
 
 OVER_CAPACITY_WAIT_S = 0.5
 """A queued request older than this means answers are being delayed: the process is over capacity."""
@@ -209,6 +211,34 @@ LoadProbe = Callable[[], GenerationLoad]
 """What a readiness check calls: :func:`process_load` by default."""
 
 
+def loop_view(call: concurrent.futures.Future[Any]) -> asyncio.Future[Any]:
+    """An awaitable on the running loop for a call running in another thread.
+
+    Cancelling the view leaves the call alone (a dropped turn's transcription can still serve a
+    split; a producer finishes its own clean-up). A call that finishes after the loop closed is
+    dropped quietly: nobody is waiting for it.
+    """
+    loop = asyncio.get_running_loop()
+    view: asyncio.Future[Any] = loop.create_future()
+
+    def settle(done: concurrent.futures.Future[Any]) -> None:
+        if view.done():
+            return
+        if done.cancelled():
+            view.cancel()
+        elif done.exception() is not None:
+            view.set_exception(done.exception())  # type: ignore[arg-type]
+        else:
+            view.set_result(done.result())
+
+    def hand_over(done: concurrent.futures.Future[Any]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(settle, done)
+
+    call.add_done_callback(hand_over)
+    return view
+
+
 def run_in_own_thread(fn: Callable[[], Any]) -> asyncio.Future[Any]:
     """Run a blocking answer producer on its own thread; a future of its result on the running loop.
 
@@ -221,26 +251,18 @@ def run_in_own_thread(fn: Callable[[], Any]) -> asyncio.Future[Any]:
     counted = getattr(loop, "answer_executor", None)
     if counted is not None:  # the benchmark's virtual clock counts model work in its own executor
         return loop.run_in_executor(counted, fn)
-    future: asyncio.Future[Any] = loop.create_future()
-
-    def settle(result: Any, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
+    call: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
     def run() -> None:
+        call.set_running_or_notify_cancel()
         try:
-            result, error = fn(), None
+            call.set_result(fn())
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
-            result, error = None, exc
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits for it
-            loop.call_soon_threadsafe(settle, result, error)
+            call.set_exception(exc)
 
+    view = loop_view(call)
     threading.Thread(target=run, name="answer-producer", daemon=True).start()
-    return future
+    return view
 
 
 class PriorityLock:

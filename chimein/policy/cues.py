@@ -54,6 +54,8 @@ _NOT_A_SUBJECT = _AUX | {
 }
 """After an auxiliary, words that cannot open its subject: "will be ever forget it.", "is to be
 old-sposed." are not questions ("will you ...", "is the oven on ..." are)."""
+_WH_QUESTION_NEXT = {"much", "many", "long", "often"}
+"""After a wh-word, words that keep it a question ("how much", "how long"), like an auxiliary."""
 _SUBORDINATING_WH = {"when", "whenever", "where", "wherever"}
 """Wh-words that also open a clause of time or place: "When a man looks for something, his friend says ..."."""
 _FILLERS = {
@@ -290,7 +292,7 @@ def _segment_kind(seg: str, mark: str, names: set[str]) -> RequestKind:
     if closed_as_statement and first in _AUX and second in _NOT_A_SUBJECT:
         return "statement"  # read speech, a book or the radio: "will be ever forget it."
     if (closed_as_statement and mark.startswith(",") and first in _SUBORDINATING_WH
-            and second not in _AUX and second not in ("much", "many", "long", "often", "else")):
+            and second not in _AUX and second not in _WH_QUESTION_NEXT | {"else"}):
         return "statement"  # "When a man looks for something beyond his reach, his friend says ..."
     if first in _WH or (first in _AUX and second):
         if _SOCIAL_WH.match(rest):
@@ -335,7 +337,7 @@ def _inner_question(words: list[str]) -> int | None:
             continue
         if here in _INNER_AUX and nxt in ("you", "u", "i", "we"):
             return k
-        if here in ("how", "what", "why", "where", "when", "which") and nxt in _INNER_AUX | {"did", "much", "many", "long", "often"}:
+        if here in ("how", "what", "why", "where", "when", "which") and nxt in _INNER_AUX | _WH_QUESTION_NEXT | {"did"}:
             return k
     return None
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import functools
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from chimein.generation.scheduler import loop_view
 from chimein.policy.hints import recognition_hints
 from chimein.policy.instruction import GatingRules
 from chimein.policy.turns import split_reason
@@ -47,30 +47,6 @@ def _submit(fn: Any, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any
     loop = asyncio.get_running_loop()
     pool = getattr(loop, "answer_executor", None) or _RECOGNISER_THREADS  # the fast bench counts model work
     return pool.submit(fn, *args, **kwargs)
-
-
-def _view(call: concurrent.futures.Future[Any]) -> asyncio.Future[Any]:
-    """An awaitable view of a recogniser call. Cancelling the view (its turn was dropped) leaves the
-    call alone, so that a split can still use its words."""
-    loop = asyncio.get_running_loop()
-    view: asyncio.Future[Any] = loop.create_future()
-
-    def settle(done: concurrent.futures.Future[Any]) -> None:
-        if view.done():
-            return
-        if done.cancelled():
-            view.cancel()
-        elif done.exception() is not None:
-            view.set_exception(done.exception())  # type: ignore[arg-type]
-        else:
-            view.set_result(done.result())
-
-    def hand_over(done: concurrent.futures.Future[Any]) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody is waiting
-            loop.call_soon_threadsafe(settle, done)
-
-    call.add_done_callback(hand_over)
-    return view
 
 
 class _TurnAsr:
@@ -122,7 +98,7 @@ class Recognition:
         taken_over = early is not None and early_key is not None and early[0] == early_key
         call = early[1] if early is not None and taken_over else self._transcribe_if_idle(audio)
         self._speculative = None if call is None else (pause_id, call)
-        return None if call is None else _view(call)
+        return None if call is None else loop_view(call)
 
     def _transcribe_if_idle(self, audio: np.ndarray) -> concurrent.futures.Future[Any] | None:
         """Early work starts only while the recogniser is idle (see :meth:`speculate`)."""
@@ -148,7 +124,7 @@ class Recognition:
             del self._turn_asr[next(iter(self._turn_asr))]
         assert job.call is not None
         try:
-            transcription = await _view(job.call)
+            transcription = await loop_view(job.call)
         except asyncio.CancelledError:
             job.wanted = False  # the turn went on: skip the work if it has not started (a split may want it back)
             raise
@@ -189,15 +165,15 @@ class Recognition:
         job = self._turn_asr.pop(turn.id, None)
         if job is not None and job.call is not None and not job.call.cancelled():
             job.wanted = True
-            transcription = await _view(job.call)
+            transcription = await loop_view(job.call)
             if getattr(transcription, "dropped", None) != "unwanted":
                 return transcription
         assert turn.audio is not None
-        return await _view(_submit(self.transcribe, turn.audio))
+        return await loop_view(_submit(self.transcribe, turn.audio))
 
     async def words(self, audio: np.ndarray) -> str:
         """Speech over an answer: its words (no word times needed)."""
-        result = await _view(_submit(self._services.asr.transcribe, audio, hotwords=self.hotwords))
+        result = await loop_view(_submit(self._services.asr.transcribe, audio, hotwords=self.hotwords))
         return result.text
 
     async def voice_against(self, audio: np.ndarray, voice_id: str) -> tuple[np.ndarray | None, float | None]:

@@ -193,8 +193,9 @@ async function startMicrophone() {
     addEntry("error", null, "microphone: " + err.name);
     return;
   }
+  const release = () => stream.getTracks().forEach((t) => t.stop());
   if (!sessionOpen()) { // disconnected while the permission prompt was up
-    stream.getTracks().forEach((t) => t.stop());
+    release();
     return;
   }
   const current = ensureAudio();
@@ -203,12 +204,12 @@ async function startMicrophone() {
     // A second try: the download awaited may be an earlier session's, cut off with its connection.
     await loadCaptureWorklet(current).catch(() => sessionOpen() && loadCaptureWorklet(current));
   } catch (err) {
-    stream.getTracks().forEach((t) => t.stop());
+    release();
     if (sessionOpen()) throw err;
     return;
   }
   if (!sessionOpen()) { // disconnected while the worklet loaded
-    stream.getTracks().forEach((t) => t.stop());
+    release();
     return;
   }
   const source = ctx.createMediaStreamSource(stream);
