@@ -188,7 +188,7 @@ class EmbeddedLlama(SharedModel):
         banned_words: Sequence[str] = DEFAULT_BANNED_WORDS,
         n_ctx: int = 1024,
         slots: int = 8,
-        n_threads: int = 2,
+        n_threads: int = 1,
         n_threads_batch: int = 2,
         repeat_penalty: float = 1.1,
         use_extra_buffers: bool = False,

@@ -202,7 +202,7 @@ class SpeechRecognizer:
     _instances: dict[str, SpeechRecognizer] = {}
     _instances_lock = threading.Lock()
 
-    def __init__(self, model: ModelName = "tiny.en", *, cpu_threads: int = 2) -> None:
+    def __init__(self, model: ModelName = "tiny.en", *, cpu_threads: int = 1) -> None:
         self.model_name = model
         self.model_path = model_dir(model)
         self._english_only = model.endswith(".en")
