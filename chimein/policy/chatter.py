@@ -11,6 +11,8 @@ Loudness is only a tie-breaker (issue #11). Three rules keep it one:
   does not ask this module at all (only the assistant's own echo may be dropped, elsewhere);
 - a turn that addresses the assistant (its name or role, the wake phrase, an on-topic request:
   :data:`ADDRESSING_RULES`) is never dropped for its level (:func:`overrules_level`);
+- speech over an answer that is too quiet to hold the answer for is still heard to its end: if it
+  calls the assistant by name, role or wake phrase (:func:`calls_assistant`), it interrupts;
 - the reference is the participants' level, not the loudest voice heard first: the median of
   the voices that took an answered turn or were enrolled, else the median of the voices heard
   (:func:`reference_level_db`); a recording kept as co-listened never becomes a voice.
@@ -27,12 +29,15 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from chimein.perception.speakers import Match, Voice
+from chimein.policy.cues import analyse
+from chimein.policy.instruction import GatingRules
 
 __all__ = [
     "ADDRESSING_RULES",
     "CHATTER_MARGIN_DB",
     "UNKNOWN_VOICE_MARGIN_DB",
     "background_reason",
+    "calls_assistant",
     "overrules_level",
     "reference_level_db",
 ]
@@ -89,3 +94,20 @@ def reference_level_db(
 def overrules_level(rule: str | None, answer: bool) -> bool:
     """True when a decision that addresses the assistant must not be dropped as background."""
     return bool(answer) and rule in ADDRESSING_RULES
+
+
+def calls_assistant(text: str, rules: GatingRules) -> str | None:
+    """How ``text`` calls the assistant (``wake_phrase``, ``name``, ``role``), or None.
+
+    For quiet speech over an answer: a TV or side talk there is ignored, but "Hey Pip, ..." from
+    the far end of the table is a participant calling, whatever its level. A topic alone is not
+    enough here: a TV on the instruction's topic must not cut the answer off.
+    """
+    c = analyse(text, rules.names, rules.wake_phrases, rules.roles)
+    if c.wake:
+        return "wake_phrase"
+    if c.assistant_vocative:
+        return "name"
+    if c.role_vocative and rules.roles_address:
+        return "role"
+    return None

@@ -20,8 +20,12 @@ judge, the own-voice veto, stop follow-ups), chatter (background speech).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+
 from chimein.perception.speakers import EnrolledVoice, Match, Participants
-from chimein.policy.barge_in import OverlapVerdict, is_stop_follow_up
+from chimein.policy.barge_in import OverlapVerdict, echoes_assistant, is_stop_follow_up
 from chimein.policy.chatter import background_reason, reference_level_db
 from chimein.policy.endpointing import is_acknowledgement, is_dangling_request, pause_grace_s, words_end_turn
 from chimein.policy.turns import continued_words
@@ -51,6 +55,8 @@ class TurnController:
         self._utterance_start_s = 0.0
         self._eot_probability: float | None = None
         self._ignore: str | None = None  # why the open utterance is not a turn
+        self._quiet_over: str | None = None  # the answer the open utterance spoke quietly over
+        self._call_checks: dict[int, _CallCheck] = {}
         self._discarding = False  # the open utterance was closed as a back-channel; its end is no turn
         self._interrupting = False  # the open utterance interrupted an answer: a participant
         self._carry_start_s: float | None = None
@@ -64,6 +70,7 @@ class TurnController:
         self._next_turn = 0
         self._next_reply = 0
         self._next_overlap = 0
+        self._next_check = 0
 
     # ------------------------------------------------------------------ state
 
@@ -106,6 +113,7 @@ class TurnController:
         self._utterance_start_s = event.at_s
         self._eot_probability = None
         self._ignore = None
+        self._quiet_over = None
         self._discarding = False
         out.append(ev.Emit("speech_started", {"at_s": event.at_s}))
         declined, self._declined = self._declined, None
@@ -132,7 +140,7 @@ class TurnController:
             return
         chatter = background_reason(event.level_db, None, self._reference_level_db())
         if chatter is not None:
-            self._ignore = chatter
+            self._ignore, self._quiet_over = chatter, reply.id
             out.append(ev.Emit("overlap_ignored", {"answer_id": reply.id, "reason": chatter}))
             return
         # Hold the output at once (a real interruption is then already stopped), then judge.
@@ -178,6 +186,13 @@ class TurnController:
             overlap.paused = True
             overlap.ended_audio, overlap.ended_at_s = event.audio, event.at_s
             self._judge(overlap, out)
+        elif self._ignore is not None and self._quiet_over is not None and len(event.audio):
+            # Too quiet to hold the answer for, but it may be a participant calling the assistant.
+            self._next_check += 1
+            self._call_checks[self._next_check] = _CallCheck(
+                self._quiet_over, self._ignore, event.audio, self._utterance_start_s, event.at_s)
+            out.append(ev.CheckCall(self._next_check, event.audio))
+            self._ignore = self._quiet_over = None
         elif self._ignore is not None:
             out.append(ev.Emit("ignored", {"reason": self._ignore, "at_s": event.at_s}))
             self._ignore = None
@@ -224,13 +239,19 @@ class TurnController:
 
     # ------------------------------------------------------------------ a spoken turn
 
-    def _end_turn(self, audio: object, ended_at_s: float, *, interrupting: bool, out: list[ev.Action]) -> None:
-        carry_start, self._carry_start_s = self._carry_start_s, None
-        earlier, self._carried_turn = self._carried_turn, None
+    def _end_turn(self, audio: object, ended_at_s: float, *, interrupting: bool, out: list[ev.Action],
+                  start_s: float | None = None) -> None:
+        """``start_s``: an utterance that closed earlier (not the open one); it continues nothing."""
+        if start_s is None:
+            carry_start, self._carry_start_s = self._carry_start_s, None
+            earlier, self._carried_turn = self._carried_turn, None
+        else:
+            carry_start, earlier = None, None
         self._next_turn += 1
         turn = ev.UserTurn(
             id=self._next_turn, audio=audio,  # type: ignore[arg-type]
-            start_s=carry_start if carry_start is not None else self._utterance_start_s, end_s=ended_at_s,
+            start_s=carry_start if carry_start is not None else (start_s if start_s is not None else self._utterance_start_s),
+            end_s=ended_at_s,
             carry_start_s=carry_start, interrupting=interrupting, eot_probability=self._eot_probability,
             speculative_pause_id=self.pause_id,
             earlier=earlier if carry_start is not None else None,
@@ -408,6 +429,23 @@ class TurnController:
         overlap.transcript, overlap.waiting_for = event.text, None
         self._judge(overlap, out)
 
+    def _on_CallChecked(self, event: ev.CallChecked, out: list[ev.Action]) -> None:
+        """Quiet speech over an answer: background, unless it called the assistant (#11)."""
+        check = self._call_checks.pop(event.check_id, None)
+        if check is None:
+            return
+        if event.calls is None or echoes_assistant(event.text, self.senses.spoken_text(check.reply_id)):
+            # (an answer may say its own name: that coming back through a loudspeaker is no call)
+            reason = check.reason if event.calls is None else "the assistant's own words coming back"
+            out.append(ev.Emit("ignored", {"reason": reason, "text": event.text, "at_s": check.end_s}))
+            return
+        out.append(ev.Emit("level_overruled", {"answer_id": check.reply_id, "level_reason": check.reason,
+                                               "rule": event.calls}))
+        reply = self.replies.get(check.reply_id)
+        if reply is not None:
+            self._interrupt(reply, f"called by {event.calls.replace('_', ' ')} over the answer", out)
+        self._end_turn(check.audio, check.end_s, interrupting=True, out=out, start_s=check.start_s)
+
     def _on_OverlapVoice(self, event: ev.OverlapVoice, out: list[ev.Action]) -> None:
         """Veto an interruption spoken in the assistant's own voice (echo) or by a quieter stranger."""
         overlap = self.overlap
@@ -483,3 +521,14 @@ def _transcribed_earlier(turn: ev.UserTurn) -> ev.UserTurn | None:
     while earlier is not None and not earlier.text:
         earlier = earlier.earlier
     return earlier
+
+
+@dataclass(frozen=True)
+class _CallCheck:
+    """Quiet speech over an answer, closed and waiting for its words (``ev.CheckCall``)."""
+
+    reply_id: str
+    reason: str  # why its level made it background
+    audio: np.ndarray
+    start_s: float
+    end_s: float

@@ -161,6 +161,16 @@ class OverlapTranscribed:
 
 
 @dataclass(frozen=True)
+class CallChecked:
+    """The words of quiet speech over an answer, and the rule (``name``, ``wake_phrase``) by which
+    they call the assistant, or None."""
+
+    check_id: int
+    text: str
+    calls: str | None
+
+
+@dataclass(frozen=True)
 class OverlapVoice:
     """The overlapping speech's voice print, and how close it is to the assistant's own voice."""
 
@@ -198,7 +208,7 @@ class ContentTurn:
 
 Event = (
     Heard | Started | Quiet | Paused | Resumed | Ended | PauseScored | PauseTranscribed | TurnSkipped | TurnTranscribed | GraceElapsed
-    | Decided | ReplyAudible | ReplyFinished | OverlapTranscribed | OverlapVoice | ManualStart | ManualEnd
+    | Decided | ReplyAudible | ReplyFinished | OverlapTranscribed | CallChecked | OverlapVoice | ManualStart | ManualEnd
     | TextTurn | ContentTurn
 )
 
@@ -346,7 +356,16 @@ class CheckOverlapVoice:
     audio: np.ndarray | None
 
 
+@dataclass(frozen=True)
+class CheckCall:
+    """Transcribe quiet speech that overlapped an answer: does it call the assistant by name or wake
+    phrase? Level alone never drops such a call (#11); anything else it says stays background."""
+
+    check_id: int
+    audio: np.ndarray
+
+
 Action = (
     Emit | TranscribeEarly | ScorePause | EndUtterance | EndTurn | SendTranscription | Remember | WaitGrace | Respond | Generate
-    | Decline | Hold | Release | Drop | Interrupt | TranscribeOverlap | CheckOverlapVoice | WaitForInput
+    | Decline | Hold | Release | Drop | Interrupt | TranscribeOverlap | CheckOverlapVoice | CheckCall | WaitForInput
 )

@@ -29,7 +29,7 @@ from chimein.perception.activity import TRAILING_PAD_S, ActivityConfig
 from chimein.perception.audio import INPUT_RATE, pcm16_to_float
 from chimein.perception.levels import speech_level_db
 from chimein.perception.speakers import voiced_seconds
-from chimein.policy.chatter import overrules_level
+from chimein.policy.chatter import calls_assistant, overrules_level
 from chimein.policy.endpointing import SMART_TURN_THRESHOLD
 from chimein.policy.instruction import answer_instruction, parse_instruction
 from chimein.policy.proactivity import Decision, ProactivityPolicy, Turn
@@ -93,8 +93,8 @@ class LiveSession:
             ask_for_answer=self._ask_for_answer, replying=lambda: self.controller.current is not None)
         self.policy = ProactivityPolicy(setup.system_instruction, embedder=services.embedder) if setup.proactive_audio else None
         self.answer_instruction = answer_instruction(setup.system_instruction)
-        rules = self.policy.rules if self.policy is not None else parse_instruction(setup.system_instruction)
-        self.recognition = Recognition(services, setup, rules)  # Whisper biased to the instruction's words
+        self.rules = self.policy.rules if self.policy is not None else parse_instruction(setup.system_instruction)
+        self.recognition = Recognition(services, setup, self.rules)  # Whisper biased to the instruction's words
         self.hearing = Hearing(services.vad.stream(), self.activity_config)
         self._handles: dict[str, SpeechHandle] = {}
         self.controller = TurnController(self.turn_options, SessionSenses(self.hearing, self._handles.get),
@@ -244,6 +244,8 @@ class LiveSession:
             self._spawn(self._transcribe_overlap(action))
         elif isinstance(action, ev.CheckOverlapVoice):
             self._spawn(self._check_overlap_voice(action))
+        elif isinstance(action, ev.CheckCall):
+            self._spawn(self._check_call(action))
         else:  # pragma: no cover - a new action type without a runner
             raise TypeError(f"no runner for {action!r}")
 
@@ -398,6 +400,10 @@ class LiveSession:
     async def _transcribe_overlap(self, action: ev.TranscribeOverlap) -> None:
         audio = action.audio if action.audio is not None else self.hearing.utterance_audio()
         self._feed(ev.OverlapTranscribed(action.overlap_id, await self.recognition.words(audio)))
+
+    async def _check_call(self, action: ev.CheckCall) -> None:
+        text = (await self.recognition.words(action.audio)).strip()
+        self._feed(ev.CallChecked(action.check_id, text, calls_assistant(text, self.rules) if text else None))
 
     async def _check_overlap_voice(self, action: ev.CheckOverlapVoice) -> None:
         audio = action.audio if action.audio is not None else self.hearing.utterance_audio()

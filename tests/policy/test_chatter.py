@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from chimein.perception.speakers import Match, Voice
-from chimein.policy.chatter import background_reason, overrules_level, reference_level_db
+from chimein.policy.chatter import background_reason, calls_assistant, overrules_level, reference_level_db
+from chimein.policy.instruction import parse_instruction
 
 
 def _voice(levels: list[float]) -> Voice:
@@ -60,3 +61,17 @@ def test_only_a_turn_that_addresses_the_assistant_overrules_its_level():
     assert not overrules_level("addressed_request", True)
     assert not overrules_level("topic", False)
     assert not overrules_level(None, True)
+
+
+def test_quiet_speech_over_an_answer_counts_only_when_it_calls_the_assistant():
+    pip = parse_instruction("You are Pip, a houseplant helper. Only respond when someone says your name.")
+    assert calls_assistant("Hey Pip, play some music.", pip) == "name"
+    assert calls_assistant("Pip, is it time to water the fern?", pip) == "name"
+    assert calls_assistant("and the weather for tomorrow is mostly sunny", pip) is None
+    assert calls_assistant("Should I repot the monstera in spring?", pip) is None  # on topic, but no call
+    wake = parse_instruction("Respond only when someone says 'okay kitchen'.")
+    assert calls_assistant("Okay kitchen, set a timer for ten minutes.", wake) == "wake_phrase"
+    assert calls_assistant("I told him the kitchen was okay.", wake) is None
+    default = parse_instruction("You are a helpful assistant.")
+    assert calls_assistant("Assistant, what time is it?", default) == "role"
+

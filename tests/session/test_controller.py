@@ -402,9 +402,51 @@ def test_quiet_speech_over_the_answer_is_chatter():
     s.at(5.2)
     started = s.feed(ev.Started(5.0, -40.0))
     assert not of(started, ev.Hold) and emitted(started, "overlap_ignored")
-    ended = s.feed(ev.Ended(6.0, audio(1.2)))
-    assert emitted(ended, "ignored") and not of(ended, ev.EndTurn)
+    check = one(s.feed(ev.Ended(6.0, audio(1.2))), ev.CheckCall)  # heard to its end: is it a call?
     assert s.state == "speaking"
+    checked = s.feed(ev.CallChecked(check.check_id, "and then the weather for tomorrow", None))
+    assert "background speech" in emitted(checked, "ignored")[0]["reason"]
+    assert not of(checked, ev.EndTurn) and not of(checked, ev.Interrupt)
+    assert s.state == "speaking"
+
+
+def test_a_quiet_participant_calling_the_assistant_over_its_answer_interrupts_it():
+    """Level never drops a call by name (#11): the far end of the table says "Hey Pip, ..." while
+    the answer plays, too quietly to hold the answer for."""
+    s = Script()
+    rid = s.answered(1.0, 2.0, level_db=-20.0)
+    s.at(5.2)
+    s.feed(ev.Started(5.0, -40.0))
+    check = one(s.feed(ev.Ended(6.5, audio(1.5))), ev.CheckCall)
+    checked = s.feed(ev.CallChecked(check.check_id, "Hey Pip, play some music.", "name"))
+    assert one(checked, ev.Interrupt).reply_id == rid
+    assert emitted(checked, "level_overruled")[0]["rule"] == "name"
+    turn = one(checked, ev.EndTurn).turn
+    assert (turn.start_s, turn.end_s, turn.interrupting) == (5.0, 6.5, True)
+    respond = one(s.feed(ev.TurnTranscribed(turn.id, "Hey Pip, play some music.", -40.0, 1.2, 1.5)), ev.Respond)
+    assert respond.text == "Hey Pip, play some music."  # an interrupting turn is not background
+
+
+def test_the_answer_saying_its_own_name_back_through_a_loudspeaker_is_no_call():
+    s = Script()
+    rid = s.answered(1.0, 2.0, level_db=-20.0)
+    s.senses.spoken[rid] = "Pip here, water the fern once a week."
+    s.at(5.2)
+    s.feed(ev.Started(5.0, -45.0))
+    check = one(s.feed(ev.Ended(6.0, audio(1.0))), ev.CheckCall)
+    checked = s.feed(ev.CallChecked(check.check_id, "Pip here, water the fern", "name"))
+    assert "own words" in emitted(checked, "ignored")[0]["reason"] and not of(checked, ev.Interrupt)
+
+
+def test_a_call_checked_after_the_answer_ended_is_still_a_turn():
+    s = Script()
+    rid = s.answered(1.0, 2.0, level_db=-20.0)
+    s.at(5.2)
+    s.feed(ev.Started(5.0, -40.0))
+    check = one(s.feed(ev.Ended(6.0, audio(1.0))), ev.CheckCall)
+    s.feed(ev.ReplyFinished(rid, heard_until_s=6.1))
+    checked = s.feed(ev.CallChecked(check.check_id, "Computer, what time is it?", "role"))
+    assert not of(checked, ev.Interrupt) and one(checked, ev.EndTurn).turn.end_s == 6.0
 
 
 def test_without_interruptions_speech_over_the_answer_is_a_queued_turn():
