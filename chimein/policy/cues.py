@@ -342,9 +342,17 @@ def _inner_question(words: list[str]) -> int | None:
     return None
 
 
+def _is_tag(segment: str, names: set[str]) -> bool:
+    """A one- or two-word tail that is no question without its question mark ("right?", "you
+    know?", a misheard "let you?"): it does not ask anything of its own."""
+    return 0 < len(_words(segment)) <= 2 and _segment_kind(segment, ".", names) == "statement"
+
+
 def _request_kind(text: str, names: set[str]) -> RequestKind:
     segments = _segments(text)
     kinds = [_segment_kind(seg, mark, names) for seg, mark in segments]
+    if len(kinds) > 1 and _is_tag(segments[-1][0], names) and any(k != "statement" for k in kinds[:-1]):
+        kinds.pop()  # "Did you finish the book, right?" asks what its first clause asks
     asking = [k for k in kinds if k != "statement"]
     # An open need anywhere ("I never know whether ...") colours the turn unless a later
     # segment asks outright.

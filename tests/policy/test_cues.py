@@ -55,6 +55,12 @@ from chimein.policy.cues import analyse
         ("Is the oven still on.", "question"),
         ("When is dinner, Kit?", "question"),
         ("When I get home, remind me to call mum.", "command"),
+        # a short tail asks nothing of its own: the clause before it decides
+        ("Did you finish the book one, let you?", "social"),  # "... the book I lent you?", misheard
+        ("Did you lock the door, right?", "social"),
+        ("Set a timer for ten minutes, okay?", "command"),
+        ("It's two hundred degrees, right?", "statement"),
+        ("What time is it, please?", "question"),
     ],
 )
 def test_request_kind(text: str, kind: str) -> None:
