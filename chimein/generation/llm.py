@@ -162,15 +162,15 @@ class EmbeddedLlama(SharedModel):
     arrival order, at most ``slots`` at once, each with a deadline. Decoding is greedy (answers
     are reproducible).
 
-    Threads: two for decoding and two for prompt evaluation by default. llama.cpp's OpenMP workers
-    spin while they wait, so on a busy 2-core machine a second thread stalls whenever the other
-    core is taken. Measured side by side (10 replies each, load average 3-4): 2/2 threads gave a
-    first token of 354 ms median (2.5 s max), decode 1 / prompt 2 gave 266 ms (7.7 s max), 1/1
-    gave 115 ms (144 ms max). With OMP_WAIT_POLICY=PASSIVE in the environment before llama_cpp
-    loads, all three were ~110 ms (max ~170 ms); only then are two threads worth it. Importing
-    ``chimein`` sets it, so two threads are the default: in process, ten turns of one conversation, first token
-    0.22 -> 0.14 s and first audio median 0.53 -> 0.43 s (turns 1-5), side by side with one thread
-    (``scripts/measure_turn_stages.py --turns 10 --rounds 2``, #12).
+    Threads: one for decoding, two for prompt evaluation. llama.cpp's OpenMP workers meet at a
+    barrier after every operation, a few hundred per token. Spinning there (OpenMP's default)
+    stalls whenever another process holds the other core (first token 354 ms median, 2.5 s max,
+    at load average 3-4), so importing ``chimein`` sets OMP_WAIT_POLICY=PASSIVE. A passive worker
+    sleeps, and waking it costs little on a loaded machine but much on an idle virtual one.
+    Measured on a 2-core Xeon VM (#12): one decoding thread 24 ms a token; two 55 ms idle and
+    24 ms beside a busy core. Two threads that spin: 13 ms idle, 47-76 ms beside a busy core.
+    So one thread decodes. Prompts are batches with fewer barriers per token, and two threads
+    halve a 200-token prompt (2.1 -> 1.2 s).
     """
 
     name = "smollm2-135m-instruct"
