@@ -88,6 +88,14 @@ PHANTOM_PHRASES = frozenset(
 )
 _ANNOTATION = re.compile(r"^\s*(?:[\[\(\*♪♫#-][^\]\)]*[\]\)\*♪♫#-]?\s*)+$")
 _NON_WORD = re.compile(r"[^\w\s']")
+_LETTERS = re.compile(r"[A-Za-z]+")
+
+
+def _is_caption(text: str) -> bool:
+    """Two or more words all in capitals: a subtitle's sound caption ("CHEER AND APPLAUSE", which
+    tiny.en wrote for a football crowd on one CPU and not on another), not speech."""
+    words = [w for w in _LETTERS.findall(text) if len(w) > 1]
+    return len(words) >= 2 and all(w.isupper() for w in words)
 
 # Thresholds measured with tiny.en on the real recordings (../shared/data/real): decoded
 # speech had no_speech_prob <= 0.3 and avg_logprob >= -0.5 for clean read speech, down to
@@ -317,7 +325,7 @@ class SpeechRecognizer:
             text = seg.text.strip()
             if not text:
                 continue
-            if _ANNOTATION.match(text) or not _normalise(text):
+            if _ANNOTATION.match(text) or not _normalise(text) or _is_caption(text):
                 dropped.append(f"annotation {text!r}")
             elif seg.compression_ratio > COMPRESSION_RATIO_THRESHOLD:
                 dropped.append(f"repetitive {text!r} (compression {seg.compression_ratio:.1f})")

@@ -117,7 +117,10 @@ def test_a_conversation_whose_slot_was_taken_gets_its_cache_back():
     stats = small.engine_stats_for(first.key)
     new = small.count_tokens("And what is the capital of Portugal?") + small.count_tokens(first.entries[1].text)
     assert stats.cached_tokens >= stats.prompt_tokens - new - 12  # only the new turn was evaluated
-    assert "lisbon" in text.lower()
+    # The restored cells give the words a fresh evaluation of the same messages gives (which
+    # capital the 135M model names varies with the CPU's arithmetic: compare, don't grade).
+    fresh = "".join(small.stream_reply(first.answer_plan(SYSTEM).messages, max_tokens=60, conversation=None)).strip()
+    assert text and text == fresh
     small.engine.close()
 
 

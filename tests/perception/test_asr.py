@@ -205,3 +205,12 @@ def test_base_is_assembled_once_and_transcribes(tmp_path, monkeypatch, clips):
     result = base.transcribe(audio, beam_size=5)
     assert result.language == "en"
     assert word_error_rate(reference, result.text) <= 0.05  # measured 0.0
+
+
+def test_a_sound_caption_in_capitals_is_not_speech():
+    from chimein.perception.asr import _is_caption
+
+    assert _is_caption("CHEER AND APPLAUSE") and _is_caption("(MUSIC PLAYING)")
+    assert not _is_caption("I watched the BBC news about NASA.")
+    assert not _is_caption("OK.") and not _is_caption("Is it OK, Nova?")
+
