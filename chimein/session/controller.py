@@ -245,13 +245,13 @@ class TurnController:
         if start_s is None:
             carry_start, self._carry_start_s = self._carry_start_s, None
             earlier, self._carried_turn = self._carried_turn, None
+            start_s = carry_start if carry_start is not None else self._utterance_start_s
         else:
             carry_start, earlier = None, None
         self._next_turn += 1
         turn = ev.UserTurn(
             id=self._next_turn, audio=audio,  # type: ignore[arg-type]
-            start_s=carry_start if carry_start is not None else (start_s if start_s is not None else self._utterance_start_s),
-            end_s=ended_at_s,
+            start_s=start_s, end_s=ended_at_s,
             carry_start_s=carry_start, interrupting=interrupting, eot_probability=self._eot_probability,
             speculative_pause_id=self.pause_id,
             earlier=earlier if carry_start is not None else None,
