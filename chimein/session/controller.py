@@ -240,8 +240,9 @@ class TurnController:
     # ------------------------------------------------------------------ a spoken turn
 
     def _end_turn(self, audio: object, ended_at_s: float, *, interrupting: bool, out: list[ev.Action],
-                  start_s: float | None = None) -> None:
-        """``start_s``: an utterance that closed earlier (not the open one); it continues nothing."""
+                  start_s: float | None = None, checked_call: int | None = None) -> None:
+        """``start_s``: an utterance that closed earlier (not the open one); it continues nothing.
+        ``checked_call``: the CheckCall that already transcribed it."""
         if start_s is None:
             carry_start, self._carry_start_s = self._carry_start_s, None
             earlier, self._carried_turn = self._carried_turn, None
@@ -253,7 +254,7 @@ class TurnController:
             id=self._next_turn, audio=audio,  # type: ignore[arg-type]
             start_s=start_s, end_s=ended_at_s,
             carry_start_s=carry_start, interrupting=interrupting, eot_probability=self._eot_probability,
-            speculative_pause_id=self.pause_id,
+            speculative_pause_id=self.pause_id, checked_call=checked_call,
             earlier=earlier if carry_start is not None else None,
             own_start_s=self._utterance_start_s if carry_start is not None else None,
         )
@@ -444,7 +445,8 @@ class TurnController:
         reply = self.replies.get(check.reply_id)
         if reply is not None:
             self._interrupt(reply, f"called by {event.calls.replace('_', ' ')} over the answer", out)
-        self._end_turn(check.audio, check.end_s, interrupting=True, out=out, start_s=check.start_s)
+        self._end_turn(check.audio, check.end_s, interrupting=True, out=out, start_s=check.start_s,
+                       checked_call=event.check_id)
 
     def _on_OverlapVoice(self, event: ev.OverlapVoice, out: list[ev.Action]) -> None:
         """Veto an interruption spoken in the assistant's own voice (echo) or by a quieter stranger."""

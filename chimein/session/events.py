@@ -34,6 +34,7 @@ class UserTurn:
     interrupting: bool = False  # it interrupted an answer: a participant, never chatter
     eot_probability: float | None = None  # Smart Turn's last score in the turn
     speculative_pause_id: int | None = None  # the pause whose early transcription this turn may reuse
+    checked_call: int | None = None  # the CheckCall whose transcription this turn reuses
     text: str = ""
     speaker: str | None = None  # the voice it was spoken in (Transcription.speakerLabel)
     # Carried across a pause: the dropped turn it continues, and this utterance alone (#11: a new

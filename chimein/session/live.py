@@ -402,7 +402,7 @@ class LiveSession:
         self._feed(ev.OverlapTranscribed(action.overlap_id, await self.recognition.words(audio)))
 
     async def _check_call(self, action: ev.CheckCall) -> None:
-        text = (await self.recognition.words(action.audio)).strip()
+        text = (await self.recognition.check_call(action.check_id, action.audio)).text.strip()
         self._feed(ev.CallChecked(action.check_id, text, calls_assistant(text, self.rules) if text else None))
 
     async def _check_overlap_voice(self, action: ev.CheckOverlapVoice) -> None:

@@ -78,6 +78,7 @@ class Recognition:
         self._early: tuple[tuple[int, float], concurrent.futures.Future[Any]] | None = None  # ((utterance, voiced end), ASR)
         self._turn_words: dict[int, tuple[Any, ...]] = {}  # turn id -> (words, language) for its transcript
         self._turn_asr: dict[int, _TurnAsr] = {}  # the latest turns' transcriptions, for a split to reuse
+        self._checked: tuple[int, concurrent.futures.Future[Any]] | None = None  # (check id, ASR of a call)
 
     def speculate_early(self, utterance_id: int, at_s: float, audio: np.ndarray) -> None:
         """Start transcribing a little before the pause (``TranscribeEarly``); :meth:`speculate` takes
@@ -115,8 +116,11 @@ class Recognition:
         # A split turn's audio is the speech the split check has just embedded.
         voice_print = None if own_print is not None else asyncio.ensure_future(
             asyncio.to_thread(self._services.speakers.embed, audio))
+        checked, self._checked = self._checked, None
         if speculative is not None and speculative[0] == turn.speculative_pause_id and split is None:
             job = _TurnAsr(speculative[1])  # the audio since that pause is silence: same words
+        elif checked is not None and checked[0] == turn.checked_call:
+            job = _TurnAsr(checked[1])  # the same audio, already read for a call over the answer
         else:
             job = _TurnAsr.start(self.transcribe, audio)
         self._turn_asr[turn.id] = job
@@ -170,6 +174,13 @@ class Recognition:
                 return transcription
         assert turn.audio is not None
         return await loop_view(_submit(self.transcribe, turn.audio))
+
+    async def check_call(self, check_id: int, audio: np.ndarray) -> Any:
+        """Quiet speech over an answer, transcribed as a turn would be: if it calls the assistant
+        it becomes one, and :meth:`hear_turn` reuses this transcription."""
+        call = _submit(self.transcribe, audio)
+        self._checked = (check_id, call)
+        return await loop_view(call)
 
     async def words(self, audio: np.ndarray) -> str:
         """Speech over an answer: its words (no word times needed)."""

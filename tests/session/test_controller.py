@@ -423,6 +423,7 @@ def test_a_quiet_participant_calling_the_assistant_over_its_answer_interrupts_it
     assert emitted(checked, "level_overruled")[0]["rule"] == "name"
     turn = one(checked, ev.EndTurn).turn
     assert (turn.start_s, turn.end_s, turn.interrupting) == (5.0, 6.5, True)
+    assert turn.checked_call == check.check_id  # its words are already known: not transcribed again
     respond = one(s.feed(ev.TurnTranscribed(turn.id, "Hey Pip, play some music.", -40.0, 1.2, 1.5)), ev.Respond)
     assert respond.text == "Hey Pip, play some music."  # an interrupting turn is not background
 

@@ -126,3 +126,14 @@ async def test_a_continued_turn_reuses_its_pause_transcription_unless_it_is_spli
     heard = await recognition.hear_turn(split)
     assert heard.split is not None and len(split.audio) == len(other)
     assert asr.ran[-1] == len(other)  # the split-off speech is decoded on its own, not the pause's joined audio
+
+
+async def test_a_call_over_the_answer_is_transcribed_once():
+    asr = BusyAsr(["Hey Pip, play some music.", "something else"])
+    asr.gate.set()
+    recognition = _recognition(asr)
+    checked = await recognition.check_call(3, _clip(1.5))
+    assert checked.text == "Hey Pip, play some music."
+    heard = await recognition.hear_turn(ev.UserTurn(1, audio=_clip(1.5), start_s=5.0, end_s=6.5,
+                                                    interrupting=True, checked_call=3))
+    assert heard.transcription.text == "Hey Pip, play some music." and asr.ran == [24000]
