@@ -497,6 +497,45 @@ def _heard_as(words: list[str], i: int, target: list[str]) -> bool:
     return False
 
 
+_SOUND_RULES = (
+    (r"^wr", "r"), (r"^wh", "w"), (r"^kn", "n"), (r"^gn", "n"), (r"^ps", "s"),
+    (r"ph", "f"), (r"ck", "k"), (r"qu", "kw"), (r"q", "k"), (r"x", "ks"), (r"c(?=[eiy])", "s"), (r"c", "k"),
+    (r"z", "s"), (r"dg", "j"), (r"(?<=[aeiou])h$", ""), (r"(?<=[^aeiou])e$", ""), (r"(ie|ee|ey|y)$", "i"),
+    (r"(.)\1", r"\1"),
+)
+
+
+def _sound(word: str) -> str:
+    """A spelling-blind key for a name: "Wren" and "Ren", "Bazil" and "Basil", "Lumie" and "Lumi"
+    share one. Vowels stay, so "Kate" is not "Kit"."""
+    key = re.sub(r"[^a-z]", "", word.lower())
+    for pattern, repl in _SOUND_RULES:
+        key = re.sub(pattern, repl, key)
+    return key
+
+
+def _sounds_like(word: str, names: set[str]) -> bool:
+    """``word`` is one of ``names`` as a recogniser may spell it (names of three letters or more)."""
+    key = _sound(word)
+    return len(key) >= 3 and any(len(n) >= 3 and _sound(n) == key for n in names)
+
+
+#: What a recogniser glues in front of a role it heard after a hesitation ("Unassistant" for "Um, assistant").
+_GLUED_FILLERS = ("um", "un", "uh", "er", "ah", "oh")
+
+
+def _glued_role(word: str, roles: set[str]) -> str | None:
+    """The role inside a one-word vocative that is a filler glued to it, else None."""
+    low = word.lower()
+    for role in roles:
+        if " " in role or len(role) < 5:
+            continue
+        for filler in _GLUED_FILLERS:
+            if low == filler + role:
+                return role
+    return None
+
+
 def analyse(
     text: str, names: tuple[str, ...] = (), wake_phrases: tuple[str, ...] = (), roles: tuple[str, ...] = ()
 ) -> Cues:
@@ -517,6 +556,12 @@ def analyse(
     if vocative and vocative.lower() in {w.lower() for w in wake_phrases}:
         wake, vocative = vocative.lower(), None
     person = None if (vocative or wake or role) else _vocative_person(tokens, kind, name_set | role_set)
+    if person is not None:
+        # A person called by a name that sounds like the assistant's is the assistant, misspelt.
+        if _sounds_like(person, name_set):
+            vocative, person, mentioned = person, None, True
+        elif (glued := _glued_role(person, role_set)) is not None:
+            role, person = glued, None
     words = _words(text)
     anaphoric = bool(words) and (
         any(w in _ANAPHORA for w in words) or " ".join(words[:2]).startswith(_CONTINUATION_START) or words[0] in _CONTINUATION_START

@@ -161,3 +161,27 @@ def test_a_turn_that_names_no_subject_of_its_own_takes_it_from_the_previous_line
 )
 def test_a_wake_phrase_is_heard_through_the_recognisers_spelling_of_its_name(text: str, wake: str, called: bool) -> None:
     assert (analyse(text, (), (wake,)).wake is not None) is called
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "called", "person"),
+    [
+        ("Can you read me the news headlines, Ren?", "Wren", "Ren", None),  # a homophone
+        ("Bazil, what's on my calendar?", "Basil", "Bazil", None),
+        ("Lumie, turn the lights off.", "Lumi", "Lumie", None),
+        ("Kate, can you pass the salt?", "Kit", None, "Kate"),  # another vowel: another person
+        ("Ben, could you help me with this?", "Wren", None, "Ben"),
+    ],
+)
+def test_a_person_called_by_a_name_that_sounds_like_the_assistants_is_the_assistant(
+    text: str, name: str, called: str | None, person: str | None
+) -> None:
+    cues = analyse(text, (name,))
+    assert cues.assistant_vocative == called
+    assert cues.to_person == person
+
+
+def test_a_role_glued_to_a_hesitation_still_calls_the_assistant() -> None:
+    cues = analyse("Unassistant, what's the Wi-Fi password?", roles=("assistant",))
+    assert cues.role_vocative == "assistant" and cues.to_person is None
+    assert analyse("Hans, what's the Wi-Fi password?", roles=("assistant",)).to_person == "Hans"
