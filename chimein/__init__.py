@@ -1,5 +1,6 @@
 """chimein: a self-hosted, offline Live API server with Proactive Audio."""
 
+import ctypes
 import os
 
 # Set before numpy and llama.cpp load, whoever imports chimein (the CLI, the tests, a script):
@@ -10,5 +11,18 @@ import os
 #   nothing; one thread made those steps faster, not slower (#12).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def _cap_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives each thread that allocates its own heap (up to 8 per core) and keeps what they
+    freed; with a dozen sessions' worker threads that is memory nobody uses."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return  # not glibc: nothing to cap
+    libc.mallopt(-8, arenas)  # M_ARENA_MAX
+
+
+_cap_malloc_arenas()
 
 __version__ = "0.1.0"

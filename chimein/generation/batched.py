@@ -133,7 +133,7 @@ class BatchedLlamaEngine:
         use_extra_buffers: bool = False,
         saved_bytes_limit: int = 128 << 20,
         unified: bool = True,
-        flash_attention: bool = False,
+        flash_attention: bool | None = False,
     ) -> None:
         import llama_cpp
         from llama_cpp import _internals
@@ -161,9 +161,11 @@ class BatchedLlamaEngine:
         # piece with it and 33-39 ms without; first token 244-343 vs 160-215 ms. (A q8_0 cache
         # made flash attention as fast, but dropping the oldest turn then re-rotates every
         # quantised key: 550-800 ms turns after turn 20.)
-        params.flash_attn_type = (
-            llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attention else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
-        )
+        # (None leaves llama.cpp's choice, for measuring: scripts/measure_llm_attention.py.)
+        if flash_attention is not None:
+            params.flash_attn_type = (
+                llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attention else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+            )
         params.n_threads = n_threads
         params.n_threads_batch = n_threads_batch
         params.no_perf = True
