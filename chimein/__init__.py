@@ -4,16 +4,12 @@ import ctypes
 import os
 
 # Set before numpy and llama.cpp load, whoever imports chimein (the CLI, the tests, a script):
-# - llama.cpp's OpenMP threads (prompt evaluation) meet at a barrier after every operation. By
-#   default a waiting thread spins 300,000 times and then stalls whenever another process holds a
-#   core (first token up to 2.5 s on a loaded 2-core machine); a passive one sleeps at once, and
-#   waking it is slow on an idle VM (first token ~200 ms). Spinning 1,000 times, then sleeping:
-#   110-120 ms idle, 250 ms beside a busy core as passive (#12, docs/latency.md stop 11).
+# - llama.cpp's OpenMP threads busy-wait by default and then stall whenever another process holds a
+#   core (measured: first token 115 ms passive vs up to 2.5 s spinning on a loaded 2-core machine).
 # - numpy's OpenBLAS helper thread spins after every small matmul (Smart Turn's and the voice
 #   prints' log-mel, Whisper's features): 0.037 CPU-s per audio-s of one listening session for
 #   nothing; one thread made those steps faster, not slower (#12).
-os.environ.setdefault("OMP_WAIT_POLICY", "ACTIVE")
-os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 

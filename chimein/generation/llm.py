@@ -165,13 +165,12 @@ class EmbeddedLlama(SharedModel):
     Threads: one for decoding, two for prompt evaluation. llama.cpp's OpenMP workers meet at a
     barrier after every operation, a few hundred per token. Spinning there (OpenMP's default)
     stalls whenever another process holds the other core (first token 354 ms median, 2.5 s max,
-    at load average 3-4). A passive worker sleeps, and waking it costs little on a loaded machine
-    but much on an idle virtual one. Measured on a 2-core Xeon VM (#12): one decoding thread 24 ms
-    a token; two 55 ms idle (passive) and 24 ms beside a busy core; two that spin: 13 ms idle,
-    47-76 ms beside a busy core. So one thread decodes. Prompts are batches with fewer barriers per
-    token, and two threads halve a 200-token prompt (2.1 -> 1.2 s); importing ``chimein`` lets their
-    workers spin 1,000 times before sleeping (GOMP_SPINCOUNT), which took a turn's first token from
-    ~200 to ~115 ms idle and left it as passive beside a busy core (~250 ms).
+    at load average 3-4), so importing ``chimein`` sets OMP_WAIT_POLICY=PASSIVE. A passive worker
+    sleeps, and waking it costs little on a loaded machine but much on an idle virtual one.
+    Measured on a 2-core Xeon VM (#12): one decoding thread 24 ms a token; two 55 ms idle and
+    24 ms beside a busy core. Two threads that spin: 13 ms idle, 47-76 ms beside a busy core.
+    So one thread decodes. Prompts are batches with fewer barriers per token, and two threads
+    halve a 200-token prompt (2.1 -> 1.2 s).
     """
 
     name = "smollm2-135m-instruct"
