@@ -315,13 +315,19 @@ class EmbeddedLlama(SharedModel):
         return head + [tok for t in reversed(kept) for tok in t] + tail
 
     # -- generation -------------------------------------------------------------------------
-    def prefill(self, messages: Sequence[ChatMessage], *, conversation: str | None = None) -> None:
+    def prefill(self, messages: Sequence[ChatMessage], *, conversation: str | None = None,
+                open_end: bool = False) -> None:
         """Evaluate a prompt ahead of time, so that a stream_reply with the same messages starts at once.
 
         Use while the user may still be talking; a different final prompt just reuses the common
-        prefix. Skipped when every slot is busy (it is only a head start).
+        prefix. Skipped when every slot is busy (it is only a head start). ``open_end``: the last
+        message holds the words said so far, so its end and the reply's header are left out
+        (they would only be evaluated again after the words that follow).
         """
         tokens = self.prompt_tokens(messages)
+        if open_end:
+            open_tail = [self._im_end, *self._text_tokens("\n"), self._im_start, *self._text_tokens("assistant\n")]
+            tokens = tokens[: len(tokens) - len(open_tail)]
         with self.scheduler.slot_if_free() as admitted:
             if admitted:
                 for _ in self.engine.generate(tokens, key=conversation, max_tokens=0):

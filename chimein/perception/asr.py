@@ -233,6 +233,11 @@ class SpeechRecognizer:
         """A call is running or waiting: early work (a pause's transcription) should not join the queue."""
         return self._calls > 0
 
+    @property
+    def in_flight(self) -> int:
+        """Calls running or waiting for the model."""
+        return self._calls
+
     @classmethod
     def shared(cls, model: ModelName = "tiny.en") -> SpeechRecognizer:
         """The process-wide recogniser for a model, loaded on first use."""

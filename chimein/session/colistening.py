@@ -86,6 +86,7 @@ class CoListener:
         self.memory, self.session_id, self.meter, self.history = memory, session_id, meter, history
         self._clock_s, self._emit, self._send, self._spawn = input_clock_s, emit, send, spawn
         self._replying, self._closed = replying, closed
+        self._warming: asyncio.Future[Any] | None = None  # the running head start (warm_answer)
 
     def send_resumption_update(self) -> None:
         """``sessionResumptionUpdate`` with a new handle, when the setup asked for them."""
@@ -271,23 +272,32 @@ class CoListener:
             self._emit("context_compressed", **result.to_json())
             log.info("session %s: context compressed %s", self.session_id, result.to_json())
 
-    def warm_answer(self, instruction: str) -> None:
-        """Evaluate the next answer's prompt head now (a person started speaking), if the model can.
+    def warm_answer(self, instruction: str, words: str = "") -> None:
+        """Evaluate the next answer's prompt now, if the model can: its head when a person starts
+        speaking, then with ``words``, what they have said so far (``PrefillPartial``).
 
-        Skipped while a reply is under way (its words are not in memory yet) and, by the model's
-        scheduler, when every generation slot is busy: it is only a head start.
+        Skipped while a reply is under way (its words are not in memory yet), while this session's
+        previous head start still runs, with ``words`` when heard recordings may add grounding to
+        the answer's system prompt, and, by the model's scheduler, when every generation slot is
+        busy: it is only a head start.
         """
         prefill = getattr(self.llm, "prefill", None)
-        if prefill is None or self._replying() or self._closed():
+        if prefill is None or self._replying() or self._closed() or (self._warming is not None and not self._warming.done()):
+            return
+        if words and self.memory.heard.recordings:
             return
         notes = self.state.mode == "llm"
 
         def warm() -> None:  # off the loop: the notes of long recordings join their whole transcripts
+            if words:
+                prefill(self.memory.preview_messages(instruction, words, notes=notes), conversation=self.memory.key,
+                        open_end=True)
+                return
             messages = self.memory.next_turn_head(instruction, notes=notes)
             if len(messages) > 1:  # the instruction alone was evaluated when the session began
                 prefill(messages, conversation=self.memory.key)
 
-        self._spawn(run_in_own_thread(warm))
+        self._warming = self._spawn(run_in_own_thread(warm))
 
     async def answer_plan(self, reply_id: str, instruction: str) -> AnswerPlan:
         """Compress if past the trigger, then ground the question in heard material (memory/)."""

@@ -53,6 +53,8 @@ class TurnController:
         self.utterance_open = False
         self.pause_id = 0
         self._utterance_start_s = 0.0
+        self._partial_at_s = 0.0  # when the open utterance's words were last put in the prompt ahead
+        self._paused = False  # the open utterance is in a pause (its words are being transcribed already)
         self._eot_probability: float | None = None
         self._ignore: str | None = None  # why the open utterance is not a turn
         self._quiet_over: str | None = None  # the answer the open utterance spoke quietly over
@@ -106,11 +108,18 @@ class TurnController:
         self.clock_s = max(self.clock_s, event.clock_s)
         if self.overlap is not None:
             self._judge(self.overlap, out)
+        every = self.options.partial_prefill_every_s
+        if (every > 0 and self.utterance_open and not self._paused and self.current is None and self._speculates()
+                and self.clock_s - max(self._utterance_start_s, self._partial_at_s) >= every):
+            self._partial_at_s = self.clock_s
+            out.append(ev.PrefillPartial(self.utterance_id, self.clock_s, self._carry_start_s))
 
     def _on_Started(self, event: ev.Started, out: list[ev.Action]) -> None:
         self.utterance_id += 1
         self.utterance_open = True
         self._utterance_start_s = event.at_s
+        self._partial_at_s = event.at_s
+        self._paused = False
         self._eot_probability = None
         self._ignore = None
         self._quiet_over = None
@@ -161,6 +170,7 @@ class TurnController:
 
     def _on_Paused(self, event: ev.Paused, out: list[ev.Action]) -> None:
         self.pause_id += 1
+        self._paused = True
         if self.overlap is not None:
             self.overlap.paused, self.overlap.paused_at_s = True, event.at_s
         if self._ignore is None and not self._discarding and self.options.end_of_turn == "smart_turn":
@@ -171,6 +181,7 @@ class TurnController:
 
     def _on_Resumed(self, event: ev.Resumed, out: list[ev.Action]) -> None:
         self.pause_id += 1
+        self._paused = False
         if self.overlap is not None:
             self.overlap.paused = False
 

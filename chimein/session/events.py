@@ -225,6 +225,17 @@ class Emit:
 
 
 @dataclass(frozen=True)
+class PrefillPartial:
+    """The utterance is still being spoken: transcribe what is said so far and evaluate the answer's
+    prompt with those words ahead of time, so that at the end of the turn only its last words are
+    left to the language model (#12). A head start: the runner skips it when the models are busy."""
+
+    utterance_id: int
+    at_s: float
+    carry_start_s: float | None = None  # the utterance continues a turn from here: transcribe from there
+
+
+@dataclass(frozen=True)
 class TranscribeEarly:
     """Start transcribing the utterance so far; the pause that follows reuses it if no speech came
     in between (same ``at_s``), so its words are ready 64 ms sooner (#12)."""
@@ -367,6 +378,6 @@ class CheckCall:
 
 
 Action = (
-    Emit | TranscribeEarly | ScorePause | EndUtterance | EndTurn | SendTranscription | Remember | WaitGrace | Respond | Generate
+    Emit | PrefillPartial | TranscribeEarly | ScorePause | EndUtterance | EndTurn | SendTranscription | Remember | WaitGrace | Respond | Generate
     | Decline | Hold | Release | Drop | Interrupt | TranscribeOverlap | CheckOverlapVoice | CheckCall | WaitForInput
 )

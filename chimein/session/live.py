@@ -205,6 +205,8 @@ class LiveSession:
     def _do(self, action: ev.Action) -> None:  # noqa: C901 - one branch per action type
         if isinstance(action, ev.Emit):
             self._emit(action.kind, **action.fields)
+        elif isinstance(action, ev.PrefillPartial):
+            self._prefill_partial(action)
         elif isinstance(action, ev.TranscribeEarly):
             self.recognition.speculate_early(action.utterance_id, action.at_s,
                                              self._turn_audio_so_far(action.audio, action.at_s, action.carry_start_s))
@@ -260,6 +262,26 @@ class LiveSession:
     def _work(self, reply_id: str, coro: Awaitable[Any]) -> None:
         """Work for one reply: cancelled with it."""
         self._handle(reply_id).track(self._spawn(coro))
+
+    def _prefill_partial(self, action: ev.PrefillPartial) -> None:
+        """Put the words said so far into the answer's prompt ahead of time (#12); only where the
+        prompt they would join is the one an answer gets (no function declarations), and only
+        while the recogniser is idle."""
+        if self.tools is not None or getattr(self.llm, "prefill", None) is None:
+            return
+        audio = self._turn_audio_so_far(self.hearing.utterance_audio(), action.at_s, action.carry_start_s)
+        heard = self.recognition.words_so_far(audio) if len(audio) else None
+        if heard is not None:
+            self._spawn(self._warm_with_words(action.utterance_id, heard))
+
+    async def _warm_with_words(self, utterance_id: int, heard: asyncio.Future[Any]) -> None:
+        words = (await heard).text.split()[:-1]  # the last word may be cut off mid-way
+        if not words or not self.controller.utterance_open or self.controller.utterance_id != utterance_id:
+            return
+        said = " ".join(words)
+        if self.policy is not None and calls_assistant(said, self.rules) is None:
+            return  # proactive audio: most turns are not answered; one that calls the assistant is
+        self.colistener.warm_answer(self.answer_instruction, said)
 
     async def _score_pause(self, action: ev.ScorePause) -> None:
         speculative, heard = None, action.audio

@@ -13,6 +13,9 @@ from chimein.protocol.messages import Setup
 from chimein.session.resumption import HandleStore, ResumableState
 
 DEFAULT_MAX_ANSWER_TOKENS = 80
+PARTIAL_PREFILL_EVERY_S = 0.6
+"""While a person speaks, their words so far are transcribed and put in the answer's prompt this
+often (``PrefillPartial``): at the end of the turn only the last words are left to evaluate."""
 
 EndOfTurn = Literal["smart_turn", "silence"]
 
@@ -54,6 +57,7 @@ class TurnOptions:
     input_transcription: bool = False
     max_answer_tokens: int = DEFAULT_MAX_ANSWER_TOKENS
     text_only: bool = False  # responseModalities TEXT: no speech
+    partial_prefill_every_s: float = PARTIAL_PREFILL_EVERY_S  # 0: off
 
     @classmethod
     def resolve(cls, setup: Setup, options: SessionOptions, *, manual_activity: bool) -> TurnOptions:

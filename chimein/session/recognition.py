@@ -79,11 +79,26 @@ class Recognition:
         self._turn_words: dict[int, tuple[Any, ...]] = {}  # turn id -> (words, language) for its transcript
         self._turn_asr: dict[int, _TurnAsr] = {}  # the latest turns' transcriptions, for a split to reuse
         self._checked: tuple[int, concurrent.futures.Future[Any]] | None = None  # (check id, ASR of a call)
+        self._partial: _TurnAsr | None = None  # the words so far of the utterance being spoken
+
+    def words_so_far(self, audio: np.ndarray) -> asyncio.Future[Any] | None:
+        """The words of an utterance still being spoken (``PrefillPartial``); None while the
+        recogniser is busy. Dropped unstarted once a pause's early transcription is asked for."""
+        if getattr(self._services.asr, "busy", False):
+            return None
+        job = _TurnAsr.start(self.transcribe, audio)
+        self._partial = job
+        assert job.call is not None
+        return loop_view(job.call)
 
     def speculate_early(self, utterance_id: int, at_s: float, audio: np.ndarray) -> None:
         """Start transcribing a little before the pause (``TranscribeEarly``); :meth:`speculate` takes
-        it over when its pause has the same voiced end. Skipped while the recogniser is busy."""
-        future = self._transcribe_if_idle(audio)
+        it over when its pause has the same voiced end. Skipped while the recogniser is busy with
+        other work than this session's own words so far."""
+        partial, self._partial = self._partial, None
+        if partial is not None:
+            partial.wanted = False
+        future = self._transcribe_if_idle(audio, own=partial)
         self._early = None if future is None else ((utterance_id, at_s), future)
 
     def speculate(self, pause_id: int, audio: np.ndarray, *,
@@ -101,9 +116,14 @@ class Recognition:
         self._speculative = None if call is None else (pause_id, call)
         return None if call is None else loop_view(call)
 
-    def _transcribe_if_idle(self, audio: np.ndarray) -> concurrent.futures.Future[Any] | None:
-        """Early work starts only while the recogniser is idle (see :meth:`speculate`)."""
-        if getattr(self._services.asr, "busy", False):
+    def _transcribe_if_idle(self, audio: np.ndarray, *, own: _TurnAsr | None = None) -> concurrent.futures.Future[Any] | None:
+        """Early work starts only while the recogniser is idle (see :meth:`speculate`), or busy
+        with nothing but ``own``, this session's words so far: queueing behind that one call
+        costs less than transcribing the whole turn after it has ended."""
+        asr = self._services.asr
+        mine = own is not None and own.call is not None and not own.call.done()
+        busy = getattr(asr, "in_flight", int(getattr(asr, "busy", False))) > (1 if mine else 0)
+        if busy:
             return None
         return _submit(self.transcribe, audio)
 

@@ -136,6 +136,26 @@ def test_a_speculative_prefill_leaves_only_sampling_for_the_answer(llm):
     assert "berlin" in text.lower()
 
 
+def test_words_said_so_far_leave_only_the_rest_of_the_question_for_the_answer(llm):
+    """The words of a question still being spoken are evaluated without the message's end (#12):
+    the answer reuses them all and evaluates only the words that followed and the reply's header."""
+    conv = Conversation()
+    conv.add_user("What is the capital of Spain?")
+    conv.add_assistant(_reply(llm, conv))
+    so_far = conv.preview_messages(SYSTEM, "And what is the capital")
+    llm.prefill(so_far, conversation=conv.key, open_end=True)
+    cached = next(slot.cached for slot in llm.engine._slots if slot.owner == conv.key)
+    closed = llm.prompt_tokens(so_far)  # the same words as a finished message, then the reply's header
+    assert cached == closed[: len(cached)] and 3 <= len(closed) - len(cached) <= 6
+    conv.add_user("And what is the capital of Japan?")
+    text = _reply(llm, conv)
+    stats = llm.engine_stats_for(conv.key)
+    left = stats.prompt_tokens - stats.cached_tokens
+    assert 0 < left <= llm.count_tokens(" of Japan?") + 8  # the rest of the words, the message end, the header
+    fresh = "".join(llm.stream_reply(conv.answer_plan(SYSTEM).messages, max_tokens=60, conversation=None)).strip()
+    assert text and text == fresh
+
+
 def test_an_answer_does_not_wait_for_its_own_prefill(llm):
     conv = Conversation()
     conv.add_user("What is the capital of Spain?")

@@ -70,6 +70,32 @@ def test_a_full_answer_cycle_walks_the_states():
     assert seen == ["listening", "user_speaking", "deciding", "speaking", "listening"]
 
 
+def test_words_said_so_far_go_into_the_answers_prompt_while_the_person_speaks():
+    """Every 0.6 s of an utterance its words so far are asked for (#12), not in a pause (its words
+    are being transcribed for the end of the turn already)."""
+    s = Script()
+    s.at(1.2)
+    s.feed(ev.Started(1.0, -20.0))
+    assert not of(s.at(1.5), ev.PrefillPartial)
+    first = one(s.at(1.6), ev.PrefillPartial)
+    assert (first.utterance_id, first.at_s, first.carry_start_s) == (1, 1.6, None)
+    assert not of(s.at(2.1), ev.PrefillPartial)
+    assert one(s.at(2.2), ev.PrefillPartial).at_s == 2.2
+    s.feed(ev.Paused(2.3, audio(1.5)))
+    assert not of(s.at(3.0), ev.PrefillPartial)
+    s.feed(ev.Resumed(3.1))
+    assert one(s.at(3.1), ev.PrefillPartial).at_s == 3.1
+    s.feed(ev.Ended(3.5, audio(2.8)))
+    assert not of(s.at(4.5), ev.PrefillPartial)  # the turn is over
+
+
+def test_words_so_far_are_not_asked_for_when_off():
+    s = Script(partial_prefill_every_s=0.0)
+    s.at(1.2)
+    s.feed(ev.Started(1.0, -20.0))
+    assert not of(s.at(3.0), ev.PrefillPartial)
+
+
 # ---------------------------------------------------------------------------------- pauses
 
 

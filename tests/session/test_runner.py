@@ -97,17 +97,50 @@ async def test_a_spoken_question_gets_a_spoken_answer(client_factory):
 
 async def test_the_next_answers_prompt_head_is_evaluated_when_a_person_starts_speaking(client_factory):
     client = client_factory(["What time is it?", "And the date?"])
-    prefills: list[tuple[list[Any], str | None]] = []
-    client.services.llm.prefill = lambda messages, conversation=None: prefills.append((messages, conversation))
+    client.services.asr.so_far = "What time"
+    prefills: list[tuple[list[Any], str | None, bool]] = []
+    client.services.llm.prefill = lambda messages, conversation=None, open_end=False: prefills.append(
+        (messages, conversation, open_end))
     for n in (1, 2):
         await client.play(np.concatenate([silence(0.5), speech(1.0), silence(1.0)]))
         await client.until("turnComplete", n)
-    warmed = [(m, c) for m, c in prefills if len(m) > 1]
+    warmed = [(m, c) for m, c, open_end in prefills if len(m) > 1 and not open_end]
     assert len(warmed) == 1  # the first question had no history to warm
     messages, conversation = warmed[0]
     assert [m.content for m in messages[1:]] == ["What time is it?", "It is noon."]
     assert conversation == client.session.memory.key
     assert client.services.llm.prompts[-1][:-1] == messages  # the answer's prompt continues the warmed head
+    await client.session.close()
+
+
+async def test_words_said_so_far_are_put_in_the_answers_prompt_before_the_turn_ends(client_factory):
+    """While the question is spoken its words so far, less the last (it may be cut off), are
+    evaluated as the open end of the answer's prompt; the answer's prompt then continues them (#12)."""
+    client = client_factory(["What is the capital of France?"])
+    client.services.asr.so_far = "What is the capital of Fr"
+    prefills: list[tuple[list[Any], bool]] = []
+    client.services.llm.prefill = lambda messages, conversation=None, open_end=False: prefills.append(
+        (messages, open_end))
+    await client.play(np.concatenate([silence(0.5), speech(2.0), silence(1.0)]))
+    await client.until("turnComplete")
+    said = [m[-1].content for m, open_end in prefills if open_end]
+    assert said and set(said) == {"What is the capital of"}
+    assert client.services.llm.prompts[-1][-1].content == "What is the capital of France?"
+    await client.session.close()
+
+
+@pytest.mark.parametrize(("so_far", "warmed"), [("Wren, what is the weather", True), ("Shall we order a pizza", False)])
+async def test_with_proactive_audio_only_words_that_call_the_assistant_are_put_in_the_prompt_early(
+        client_factory, so_far, warmed):
+    client = client_factory(["Wren, what is the weather like?"], proactivity={"proactiveAudio": True},
+                            systemInstruction="Your name is Wren. Only respond when someone addresses you by name.")
+    client.services.asr.so_far = so_far
+    prefills: list[bool] = []
+    client.services.llm.prefill = lambda messages, conversation=None, open_end=False: prefills.append(open_end)
+    await client.play(np.concatenate([silence(0.5), speech(2.0), silence(1.0)]))
+    await client.until("turnComplete")
+    assert client.services.asr.partial_calls >= 1
+    assert any(prefills) is warmed
     await client.session.close()
 
 
