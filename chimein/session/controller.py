@@ -108,7 +108,9 @@ class TurnController:
         self.clock_s = max(self.clock_s, event.clock_s)
         if self.overlap is not None:
             self._judge(self.overlap, out)
-        every = self.options.partial_prefill_every_s
+        # With proactive audio on, most speech is not for the assistant: transcribing it twice as
+        # it is spoken would cost every listening session CPU for answers that mostly never come.
+        every = 0.0 if self.options.proactive else self.options.partial_prefill_every_s
         if (every > 0 and self.utterance_open and not self._paused and self.current is None and self._speculates()
                 and self.clock_s - max(self._utterance_start_s, self._partial_at_s) >= every):
             self._partial_at_s = self.clock_s

@@ -278,10 +278,7 @@ class LiveSession:
         words = (await heard).text.split()[:-1]  # the last word may be cut off mid-way
         if not words or not self.controller.utterance_open or self.controller.utterance_id != utterance_id:
             return
-        said = " ".join(words)
-        if self.policy is not None and calls_assistant(said, self.rules) is None:
-            return  # proactive audio: most turns are not answered; one that calls the assistant is
-        self.colistener.warm_answer(self.answer_instruction, said)
+        self.colistener.warm_answer(self.answer_instruction, " ".join(words))
 
     async def _score_pause(self, action: ev.ScorePause) -> None:
         speculative, heard = None, action.audio

@@ -15,7 +15,8 @@ from chimein.session.resumption import HandleStore, ResumableState
 DEFAULT_MAX_ANSWER_TOKENS = 80
 PARTIAL_PREFILL_EVERY_S = 0.6
 """While a person speaks, their words so far are transcribed and put in the answer's prompt this
-often (``PrefillPartial``): at the end of the turn only the last words are left to evaluate."""
+often (``PrefillPartial``): at the end of the turn only the last words are left to evaluate.
+Proactive audio off only (every turn is answered there)."""
 
 EndOfTurn = Literal["smart_turn", "silence"]
 
