@@ -111,6 +111,8 @@ class SpeakerEmbedder(SharedModel):
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # A voice print of a long turn needs large buffers; an arena would keep them for good (#12).
+        opts.enable_cpu_mem_arena = False
         self._session = ort.InferenceSession(
             str(model_path or find_embedder_model()), sess_options=opts, providers=["CPUExecutionProvider"]
         )

@@ -106,6 +106,8 @@ class TextEmbedder(SharedModel):
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        # A batch of topic phrases needs large buffers; an arena would keep them for good (#12).
+        options.enable_cpu_mem_arena = False
         self._session = ort.InferenceSession(
             str(onnx_path or model_path()), sess_options=options, providers=["CPUExecutionProvider"]
         )
