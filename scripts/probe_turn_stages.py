@@ -5,7 +5,9 @@
 
 One session (proactive audio off) asks the questions of ``chimein bench latency`` in real time,
 in the same two voices, over a raw WebSocket with ``?chimein_events=1``. For every turn it prints
-when each stage's event arrived, in seconds after the question's last voiced sample: the end of
+when each stage happened (the event's time on the server's monotonic clock, so an event read only
+after the clip's trailing silence was sent is still placed right), in seconds after the question's
+last voiced sample: the end of
 the turn (``speech_ended``), the transcript, the first token, the first clause and the first
 answer audio on the wire; then the medians. ``chimein bench latency`` gives the end-to-end figure
 beside a baseline; this says which stage to work on.
@@ -56,8 +58,9 @@ async def _turn(ws: websockets.ClientConnection, clip: np.ndarray) -> dict[str, 
         while True:
             message = json.loads(await ws.recv())
             now = round(time.monotonic() - voiced_end, 3)
-            if "chimeinEvent" in message:
-                seen.setdefault(message["chimeinEvent"]["type"], now)
+            if "chimeinEvent" in message:  # stamped by the server's monotonic clock: read late, still exact
+                event = message["chimeinEvent"]
+                seen.setdefault(event["type"], round(event["t"] - voiced_end, 3) if "t" in event else now)
             content = message.get("serverContent") or {}
             if content.get("modelTurn"):
                 seen.setdefault("audio", now)
