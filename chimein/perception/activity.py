@@ -275,6 +275,11 @@ class ActivityDetector:
         return self._pushed / INPUT_RATE
 
     @property
+    def silent_s(self) -> float:
+        """Seconds of silence since the open utterance's last voiced frame (0 while voiced or idle)."""
+        return self._silent_frames * FRAME_SAMPLES / INPUT_RATE if self._speaking else 0.0
+
+    @property
     def speaking(self) -> bool:
         """True between SpeechStarted and SpeechEnded."""
         return self._speaking

@@ -111,8 +111,10 @@ class TurnController:
         # With proactive audio on, most speech is not for the assistant: transcribing it twice as
         # it is spoken would cost every listening session CPU for answers that mostly never come.
         every = 0.0 if self.options.proactive else self.options.partial_prefill_every_s
-        if (every > 0 and self.utterance_open and not self._paused and self.current is None and self._speculates()
-                and self.clock_s - max(self._utterance_start_s, self._partial_at_s) >= every):
+        # Only while voiced: words that have stopped are transcribed at the pause anyway, and a
+        # transcription started now would still hold the recogniser when that one starts.
+        if (every > 0 and self.utterance_open and not self._paused and event.silent_s == 0.0 and self.current is None
+                and self._speculates() and self.clock_s - max(self._utterance_start_s, self._partial_at_s) >= every):
             self._partial_at_s = self.clock_s
             out.append(ev.PrefillPartial(self.utterance_id, self.clock_s, self._carry_start_s))
 

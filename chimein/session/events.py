@@ -50,9 +50,11 @@ class UserTurn:
 
 @dataclass(frozen=True)
 class Heard:
-    """Audio was pushed through the detector: the input clock now reads ``clock_s``."""
+    """Audio was pushed through the detector: the input clock now reads ``clock_s``; the open
+    utterance has been silent for ``silent_s`` (0 while voiced)."""
 
     clock_s: float
+    silent_s: float = 0.0
 
 
 @dataclass(frozen=True)

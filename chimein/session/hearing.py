@@ -51,7 +51,7 @@ class Hearing:
             events = await asyncio.to_thread(self._hear, audio)
             for event in events:
                 feed(event)
-            feed(ev.Heard(self.detector.clock_s))
+            feed(ev.Heard(self.detector.clock_s, self.detector.silent_s))
 
     async def end_now(self, applies: Callable[[], bool], feed: Callable[[ev.Event], None]) -> None:
         """Flush the detector (the utterance ends now), if ``applies()`` still holds once it is our turn."""

@@ -211,6 +211,19 @@ def test_end_now_flushes_and_clock_counts_partial_frames(vad, real_data):
     assert len(of_type([(0, e) for e in again], SpeechEnded)) == 1
 
 
+def test_silence_since_the_last_voiced_frame_is_counted(vad, real_data):
+    """``silent_s``: ~0 while the utterance is voiced, then the silence after it, 0 once it ended."""
+    x = trimmed(load_clip(real_data, "speech/cmu_arctic_aew_a0001.wav"))
+    detector = ActivityDetector(vad.stream(), ActivityConfig())
+    detector.push(np.concatenate([silence(0.5), x[: round(1.0 * INPUT_RATE)]]))
+    assert detector.speaking and detector.silent_s < 0.1  # mid-sentence: voiced, or between two words
+    detector.push(x[round(1.0 * INPUT_RATE):])
+    detector.push(silence(0.3))
+    assert detector.speaking and 0.2 <= detector.silent_s <= 0.45
+    detector.push(silence(1.0))
+    assert not detector.speaking and detector.silent_s == 0.0
+
+
 def test_disabled_emits_nothing(vad, real_data):
     x = np.concatenate([silence(1.0), load_clip(real_data, "speech/cmu_arctic_axb_a0005.wav"), silence(1.5)])
     assert run(vad, x, ActivityConfig(disabled=True)) == []

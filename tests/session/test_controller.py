@@ -80,7 +80,8 @@ def test_words_said_so_far_go_into_the_answers_prompt_while_the_person_speaks():
     first = one(s.at(1.6), ev.PrefillPartial)
     assert (first.utterance_id, first.at_s, first.carry_start_s) == (1, 1.6, None)
     assert not of(s.at(2.1), ev.PrefillPartial)
-    assert one(s.at(2.2), ev.PrefillPartial).at_s == 2.2
+    assert not of(s.feed(ev.Heard(2.2, silent_s=0.064)), ev.PrefillPartial)  # the voice has just stopped
+    assert one(s.at(2.25), ev.PrefillPartial).at_s == 2.25
     s.feed(ev.Paused(2.3, audio(1.5)))
     assert not of(s.at(3.0), ev.PrefillPartial)
     s.feed(ev.Resumed(3.1))
