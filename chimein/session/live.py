@@ -265,10 +265,10 @@ class LiveSession:
 
     def _prefill_partial(self, action: ev.PrefillPartial) -> None:
         """Put the words said so far into the answer's prompt ahead of time (#12); only where the
-        prompt they would join is the one an answer gets (no function declarations), and only
-        while the recogniser is idle."""
-        if self.tools is not None or getattr(self.llm, "prefill", None) is None:
-            return
+        prompt they would join is the one an answer gets (no function declarations, no heard
+        recordings to ground it in), and only while the recogniser is idle."""
+        if self.tools is not None or self.memory.heard.recordings or getattr(self.llm, "prefill", None) is None:
+            return  # checked before transcribing: the words would only be dropped by warm_answer
         audio = self._turn_audio_so_far(self.hearing.utterance_audio(), action.at_s, action.carry_start_s)
         heard = self.recognition.words_so_far(audio) if len(audio) else None
         if heard is not None:

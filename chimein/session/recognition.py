@@ -84,7 +84,7 @@ class Recognition:
     def words_so_far(self, audio: np.ndarray) -> asyncio.Future[Any] | None:
         """The words of an utterance still being spoken (``PrefillPartial``); None while the
         recogniser is busy. Dropped unstarted once a pause's early transcription is asked for."""
-        if getattr(self._services.asr, "busy", False):
+        if self._busy():
             return None
         job = _TurnAsr.start(self.transcribe, audio)
         self._partial = job
@@ -120,12 +120,15 @@ class Recognition:
         """Early work starts only while the recogniser is idle (see :meth:`speculate`), or busy
         with nothing but ``own``, this session's words so far: queueing behind that one call
         costs less than transcribing the whole turn after it has ended."""
-        asr = self._services.asr
-        mine = own is not None and own.call is not None and not own.call.done()
-        busy = getattr(asr, "in_flight", int(getattr(asr, "busy", False))) > (1 if mine else 0)
-        if busy:
+        if self._busy(own):
             return None
         return _submit(self.transcribe, audio)
+
+    def _busy(self, own: _TurnAsr | None = None) -> bool:
+        """The shared recogniser has calls running or waiting, other than ``own`` (if still running)."""
+        asr = self._services.asr
+        mine = own is not None and own.call is not None and not own.call.done()
+        return getattr(asr, "in_flight", int(getattr(asr, "busy", False))) > (1 if mine else 0)
 
     async def hear_turn(self, turn: ev.UserTurn) -> HeardTurn:
         """The turn's words and voice print (after splitting off carried speech in a new voice)."""
