@@ -67,7 +67,8 @@ class TurnController:
         self._participant_levels: list[float] = []
         self._answered_voices: set[str] = set()
         self._carried_turn: ev.UserTurn | None = None  # the dropped turn the open utterance continues
-        self._declined: tuple[ev.UserTurn, float] | None = None  # the last spoken turn if declined, and when
+        # The last spoken turn if declined: the turn, when, and its reply's id.
+        self._declined: tuple[ev.UserTurn, float, str] | None = None
         self._transcribed_before = False
         self._next_turn = 0
         self._next_reply = 0
@@ -137,7 +138,7 @@ class TurnController:
                 # the line goes on, as it would had the decision come a moment later.
                 turn = declined[0]
                 self._carry_start_s, self._carried_turn = turn.start_s, turn
-                out.append(ev.Emit("turn_continued", {"gap_s": round(event.at_s - turn.end_s, 3),
+                out.append(ev.Emit("turn_continued", {"answer_id": declined[2], "gap_s": round(event.at_s - turn.end_s, 3),
                                                       "earlier_text": turn.text}))
             return
         if not reply.speaking:
@@ -406,7 +407,7 @@ class TurnController:
         if event.decision is not None and not event.decision.answer:
             self._forget(reply)
             if reply.turn is not None and reply.turn.audio is not None:
-                self._declined = (reply.turn, self.clock_s)
+                self._declined = (reply.turn, self.clock_s, reply.id)
             out.append(ev.Decline(reply.id, event.decision))
             return
         reply.phase = "generating"

@@ -242,8 +242,11 @@ def test_speech_begun_before_the_decline_continues_the_declined_line():
     goes on all the same, as it would had the policy been slower (policy/turns.py)."""
     s = Script(proactive=True, input_transcription=True)
     earlier = _declined_line(s)  # declined with the input clock at 2.8 s
+    declined_id = one(s.actions, ev.Decline).reply_id
     started = s.feed(ev.Started(2.37, -20.0))  # confirmed after the decline, begun before it
-    assert emitted(started, "turn_continued")[0]["earlier_text"] == "I really like Italian food;"
+    continued = emitted(started, "turn_continued")[0]
+    assert continued["earlier_text"] == "I really like Italian food;"
+    assert continued["answer_id"] == declined_id  # the client's card for the declined line
     turn = one(s.feed(ev.Ended(4.5, audio(2.3))), ev.EndTurn).turn
     assert turn.carry_start_s == 1.0 and turn.earlier is earlier and turn.own_start_s == 2.37
     actions = s.feed(ev.TurnTranscribed(turn.id, "I really like Italian food. Do you know how to make a pizza?",

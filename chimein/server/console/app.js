@@ -542,6 +542,15 @@ function onEvent(ev) {
       }
       break;
     }
+    case "turn_continued": {
+      // The declined line went on: it is decided again with what follows, on the next card.
+      const card = turnCards.get(ev.answer_id);
+      if (card) {
+        setOutcome(card, "continued");
+        setNote(card, "continued", "the speaker went on: decided again with the next words");
+      }
+      break;
+    }
     case "error":
       addEntry("error", ev, `server error in ${ev.stage || "?"}: ${ev.message || ""}`);
       break;
