@@ -118,6 +118,11 @@ class _Request:
         return self.rest_until is not None and now < self.rest_until
 
 
+@dataclass(frozen=True)
+class _Forget:
+    key: str
+
+
 class BatchedLlamaEngine:
     """A llama.cpp context with ``slots`` sequences and one decoding thread shared by all callers."""
 
@@ -182,7 +187,7 @@ class BatchedLlamaEngine:
         """Caches of conversations whose slot went to another one, oldest first (tokens, KV bytes)."""
         self.saved_bytes = 0
         self.saved_bytes_limit = saved_bytes_limit
-        self._incoming: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._incoming: queue.SimpleQueue[_Request | _Forget | None] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="llama-batch", daemon=True)
@@ -241,6 +246,16 @@ class BatchedLlamaEngine:
                 return list(slot.cached)
         return []
 
+    def forget(self, key: str) -> None:
+        """Conversation ``key`` will not come back: drop its saved cache and give up its slot.
+
+        Without this a closed session's cache stays in host memory (up to ``saved_bytes_limit``)
+        until newer ones push it out. The slot's cells stay, as a prefix other prompts may share.
+        """
+        if not self._closed:
+            self._incoming.put(_Forget(key))
+            self._wake.set()
+
     def close(self) -> None:
         self._closed = True
         self._incoming.put(None)
@@ -260,6 +275,9 @@ class BatchedLlamaEngine:
                     for r in active:
                         r.out.put(RuntimeError("the engine closed"))
                     return
+                if isinstance(request, _Forget):
+                    self._forget(request.key)
+                    continue
                 try:
                     self._start(request, active)
                 except Exception as exc:  # noqa: BLE001 - handed to the caller
@@ -364,6 +382,14 @@ class BatchedLlamaEngine:
         while self.saved_bytes > self.saved_bytes_limit:
             _, (_, data) = self._saved.popitem(last=False)  # the longest unused conversation goes
             self.saved_bytes -= len(data)
+
+    def _forget(self, key: str) -> None:
+        saved = self._saved.pop(key, None)
+        if saved is not None:
+            self.saved_bytes -= len(saved[1])
+        for slot in self._slots:
+            if slot.owner == key:
+                slot.owner = None  # a running request (a prefill being stopped) may finish on it
 
     def _restore(self, key: str, slot: _Slot) -> bool:
         """Put a saved conversation's cells back into ``slot``; False (slot emptied) if none or no room."""
