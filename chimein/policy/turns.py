@@ -45,13 +45,40 @@ def _words(text: str) -> list[str]:
 
 
 def continued_words(earlier: str, joined: str) -> str | None:
-    """The words a joined transcript adds after the earlier speech's own, or None when the joined
-    one does not start with those words (the client then gets the whole joined transcript)."""
+    """The words a joined transcript adds after the earlier speech's own, or None when its start
+    cannot be matched to those words (the client then gets the whole joined transcript).
+
+    The joined clip is decoded afresh, so its start may be heard a little differently ("Lord, but
+    I'm glad" where the earlier clip gave "No, it's but I'm glad"): an earlier part of three words
+    or more matches the joined start within one word in three (substituted, missing or extra),
+    so that those words are not sent to the client a second time.
+    """
     before = _words(earlier)
     if not before:
         return None
     tokens = list(re.finditer(r"[\w']+", joined))
-    if [t.group().lower() for t in tokens[:len(before)]] != before or len(tokens) <= len(before):
+    said = [t.group().lower() for t in tokens]
+    if said[: len(before)] == before:
+        n = len(before)
+    else:
+        allowed = len(before) // 3
+        candidates = [(_edit_distance(before, said[:k]), -k) for k in
+                      range(max(1, len(before) - allowed), min(len(said), len(before) + allowed) + 1)]
+        edits, minus_n = min(candidates, default=(allowed + 1, 0))
+        n = -minus_n
+        if edits > allowed or _edit_distance(before, said) <= edits:
+            return None  # not the earlier words, or nothing after them
+    if len(said) <= n:
         return None
-    rest = joined[tokens[len(before) - 1].end():]
+    rest = joined[tokens[n - 1].end():]
     return rest.lstrip(" ,;:.!?-\u2014").strip() or None
+
+
+def _edit_distance(a: list[str], b: list[str]) -> int:
+    """Word-level Levenshtein distance."""
+    row = list(range(len(b) + 1))
+    for i, word in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, other in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (word != other))
+    return row[-1]

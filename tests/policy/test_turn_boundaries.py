@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chimein.policy.turns import CLEAR_GAP_S, NEW_VOICE_SIMILARITY, split_reason
+from chimein.policy.turns import CLEAR_GAP_S, NEW_VOICE_SIMILARITY, continued_words, split_reason
 
 
 def test_a_new_voice_or_a_clear_gap_is_a_new_turn() -> None:
@@ -12,6 +12,30 @@ def test_a_new_voice_or_a_clear_gap_is_a_new_turn() -> None:
     assert "clear gap" in split_reason(CLEAR_GAP_S + 0.5, 0.8)
     assert split_reason(1.5, 0.75) is None  # one speaker pausing mid-sentence
     assert split_reason(1.0, None) is None  # too short for a voice print, and no clear gap
+
+
+@pytest.mark.parametrize(("earlier", "joined", "new"), [
+    ("I really like Italian food;", "I really like Italian food. Do you know how to make a pizza?",
+     "Do you know how to make a pizza?"),
+    ("Good evening.", "Good evening. I really love cooking, don't you?", "I really love cooking, don't you?"),
+    # The joined clip heard its start differently (a real 5 dB bench scene): not sent twice.
+    ("No, it's but I'm glad to see you again, sir.",
+     "Lord, but I'm glad to see you again, sir. Not at this particular case, Tom.", "Not at this particular case, Tom."),
+    ("I really like Italian food", "I really love Italian food today", "today"),
+    ("one two three four five six", "one two four five six seven eight", "seven eight"),
+])
+def test_a_continued_turn_sends_only_the_words_after_the_earlier_ones(earlier: str, joined: str, new: str) -> None:
+    assert continued_words(earlier, joined) == new
+
+
+@pytest.mark.parametrize(("earlier", "joined"), [
+    ("Good evening.", "Good morning. I really love cooking"),  # two words: only an exact match
+    ("one two three four five six", "something else entirely was said here and more"),
+    ("I really like Italian food", "I really like Italian food"),  # nothing after them
+    ("I really like Italian food", "I really like Italian"),
+])
+def test_a_joined_transcript_that_does_not_continue_the_earlier_words_is_sent_whole(earlier: str, joined: str) -> None:
+    assert continued_words(earlier, joined) is None
 
 
 @pytest.mark.slow

@@ -278,14 +278,25 @@ def test_speech_begun_after_the_decline_is_a_turn_of_its_own():
     assert turn.carry_start_s is None and turn.earlier is None
 
 
+def test_a_continued_line_heard_a_little_differently_sends_only_its_new_words():
+    """The client already has the earlier words (as first heard): a sentence is not sent twice."""
+    s = Script(proactive=True, input_transcription=True)
+    _declined_line(s, "I really like Italian food.")
+    s.feed(ev.Started(2.3, -20.0))
+    turn = one(s.feed(ev.Ended(4.5, audio(2.3))), ev.EndTurn).turn
+    actions = s.feed(ev.TurnTranscribed(turn.id, "I really liked Italian food, do you know pizza?", -20.0, 3.0, 3.5))
+    assert one(actions, ev.SendTranscription).text == " do you know pizza?"
+    assert one(actions, ev.Respond).text == "I really liked Italian food, do you know pizza?"  # decided whole
+
+
 def test_a_continued_line_whose_transcript_changed_is_sent_whole():
     s = Script(proactive=True, input_transcription=True)
     _declined_line(s, "I really like Italian food.")
     s.feed(ev.Started(2.3, -20.0))
     turn = one(s.feed(ev.Ended(4.5, audio(2.3))), ev.EndTurn).turn
-    sent = one(s.feed(ev.TurnTranscribed(turn.id, "I really liked Italian food, do you know pizza?", -20.0, 3.0, 3.5)),
+    sent = one(s.feed(ev.TurnTranscribed(turn.id, "I would love pasta and food, do you know pizza?", -20.0, 3.0, 3.5)),
                ev.SendTranscription)
-    assert sent.text == " I really liked Italian food, do you know pizza?"  # nothing lost
+    assert sent.text == " I would love pasta and food, do you know pizza?"  # nothing lost
 
 
 # ---------------------------------------------------------------------------------- decisions
