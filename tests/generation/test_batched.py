@@ -124,25 +124,22 @@ def test_a_conversation_whose_slot_was_taken_gets_its_cache_back():
     small.engine.close()
 
 
-def test_a_forgotten_conversation_leaves_host_memory_and_its_slot():
+def test_a_forgotten_conversation_leaves_host_memory_and_is_not_saved_again():
     small = EmbeddedLlama(slots=2)
     convs = [Conversation() for _ in range(3)]
     for conv, (question, _) in zip(convs, QUESTIONS, strict=False):
         conv.add_user(question)
         conv.add_assistant(_reply(small, conv))
-    saved = small.engine.saved_bytes
-    assert saved > 0  # the first conversation's cells went to host memory
-    small.forget(convs[1].key)  # holds a slot: gives it up, nothing saved to drop
+    assert small.engine.saved_bytes > 0  # the first conversation's cells went to host memory
     small.forget(convs[0].key)  # saved: dropped
+    small.forget(convs[1].key)  # holds a slot: not saved when that slot is taken
     small.forget("never-seen")
     _wait(lambda: small.engine.saved_bytes == 0)
-    assert small.engine.cached_tokens(convs[1].key) == []
-    assert small.engine.cached_tokens(convs[2].key)  # the live one keeps its slot
-    # A new conversation takes the given-up slot: the live one's cache is not pushed out.
     fourth = Conversation()
     fourth.add_user(QUESTIONS[3][0])
-    assert _reply(small, fourth)
-    assert small.engine.saved_bytes == 0 and small.engine.cached_tokens(convs[2].key)
+    assert _reply(small, fourth)  # takes the least recently used slot, the ended conversation's
+    assert small.engine.saved_bytes == 0
+    assert small.engine.cached_tokens(convs[1].key) == [] and small.engine.cached_tokens(convs[2].key)
     small.engine.close()
 
 
