@@ -62,11 +62,11 @@ def continued_words(earlier: str, joined: str) -> str | None:
         n = len(before)
     else:
         allowed = len(before) // 3
-        candidates = [(_edit_distance(before, said[:k]), -k) for k in
-                      range(max(1, len(before) - allowed), min(len(said), len(before) + allowed) + 1)]
+        distances = _prefix_distances(before, said)  # distances[k]: edits from `before` to said[:k]
+        candidates = [(distances[k], -k) for k in range(max(1, len(before) - allowed), len(distances))]
         edits, minus_n = min(candidates, default=(allowed + 1, 0))
         n = -minus_n
-        if edits > allowed or _edit_distance(before, said) <= edits:
+        if edits > allowed or (len(distances) > len(said) and distances[len(said)] <= edits):
             return None  # not the earlier words, or nothing after them
     if len(said) <= n:
         return None
@@ -74,11 +74,13 @@ def continued_words(earlier: str, joined: str) -> str | None:
     return rest.lstrip(" ,;:.!?-\u2014").strip() or None
 
 
-def _edit_distance(a: list[str], b: list[str]) -> int:
-    """Word-level Levenshtein distance."""
+def _prefix_distances(a: list[str], b: list[str]) -> list[int]:
+    """Word-level Levenshtein distance from ``a`` to each prefix of ``b`` up to len(a) + len(a) // 3
+    words (one pass: the last row of the table)."""
+    b = b[: len(a) + len(a) // 3]
     row = list(range(len(b) + 1))
     for i, word in enumerate(a, 1):
         previous, row[0] = row[0], i
         for j, other in enumerate(b, 1):
             previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (word != other))
-    return row[-1]
+    return row
