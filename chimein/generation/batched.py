@@ -118,11 +118,6 @@ class _Request:
         return self.rest_until is not None and now < self.rest_until
 
 
-@dataclass(frozen=True)
-class _Forget:
-    key: str
-
-
 class BatchedLlamaEngine:
     """A llama.cpp context with ``slots`` sequences and one decoding thread shared by all callers."""
 
@@ -187,9 +182,7 @@ class BatchedLlamaEngine:
         """Caches of conversations whose slot went to another one, oldest first (tokens, KV bytes)."""
         self.saved_bytes = 0
         self.saved_bytes_limit = saved_bytes_limit
-        self._ended: set[str] = set()
-        """Conversations that ended (:meth:`forget`) while owning a slot: it is not saved when taken."""
-        self._incoming: queue.SimpleQueue[_Request | _Forget | None] = queue.SimpleQueue()
+        self._incoming: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="llama-batch", daemon=True)
@@ -248,16 +241,6 @@ class BatchedLlamaEngine:
                 return list(slot.cached)
         return []
 
-    def forget(self, key: str) -> None:
-        """Conversation ``key`` will not come back: drop its saved cache, and do not save its slot's.
-
-        Without this a closed session's cache stays in host memory (up to ``saved_bytes_limit``)
-        until newer ones push it out.
-        """
-        if not self._closed:
-            self._incoming.put(_Forget(key))
-            self._wake.set()
-
     def close(self) -> None:
         self._closed = True
         self._incoming.put(None)
@@ -277,9 +260,6 @@ class BatchedLlamaEngine:
                     for r in active:
                         r.out.put(RuntimeError("the engine closed"))
                     return
-                if isinstance(request, _Forget):
-                    self._forget(request.key)
-                    continue
                 try:
                     self._start(request, active)
                 except Exception as exc:  # noqa: BLE001 - handed to the caller
@@ -344,11 +324,8 @@ class BatchedLlamaEngine:
         slot = max(pool, key=lambda s: (_common_prefix(s.cached, tokens), -s.last_used)) if unowned else min(
             pool, key=lambda s: s.last_used
         )
-        if slot.owner is not None and slot.owner != key:
-            if slot.owner in self._ended:
-                self._ended.discard(slot.owner)  # it will not come back: nothing to keep
-            elif slot.cached:
-                self._save(slot)  # its conversation may come back: keep its cache in memory
+        if slot.owner is not None and slot.owner != key and slot.cached:
+            self._save(slot)  # its conversation may come back: keep its cache in memory
         if key is not None and self._restore(key, slot):
             return slot
         # Start from the longest prefix any slot holds (the shared head), copied without evaluation.
@@ -387,18 +364,6 @@ class BatchedLlamaEngine:
         while self.saved_bytes > self.saved_bytes_limit:
             _, (_, data) = self._saved.popitem(last=False)  # the longest unused conversation goes
             self.saved_bytes -= len(data)
-
-    def _forget(self, key: str) -> None:
-        saved = self._saved.pop(key, None)
-        if saved is not None:
-            self.saved_bytes -= len(saved[1])
-        if any(slot.owner == key for slot in self._slots):
-            # Its slot keeps its cells (a prefix other conversations copy) and its place in the order
-            # slots are given out; when it is given out, nothing is saved. Giving it up at once was
-            # slower in the latency bench (one session at a time, after a meeting): ownerless, the
-            # next question came ~0.1 s later; emptied, the next session evaluated the shared
-            # prefix again.
-            self._ended.add(key)
 
     def _restore(self, key: str, slot: _Slot) -> bool:
         """Put a saved conversation's cells back into ``slot``; False (slot emptied) if none or no room."""

@@ -333,10 +333,6 @@ class EmbeddedLlama(SharedModel):
                 for _ in self.engine.generate(tokens, key=conversation, max_tokens=0):
                     pass
 
-    def forget(self, conversation: str) -> None:
-        """The conversation ended for good (no resumption): its prompt cache may go."""
-        self.engine.forget(conversation)
-
     def stream_reply(
         self,
         messages: Sequence[ChatMessage],

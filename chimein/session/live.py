@@ -483,9 +483,6 @@ class LiveSession:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        forget = getattr(self.llm, "forget", None)
-        if forget is not None and (self.options.resumption is None or self.setup.session_resumption is None):
-            forget(self.memory.key)  # nothing can resume this conversation: its prompt cache may go
         await self.outbox.close()  # what was queued before the close still goes out
         try:
             await self.billing.record("listening")

@@ -77,10 +77,6 @@ class FakeLlm:
     reply: str = "It is noon."
     name: str = "fake"
     prompts: list[Any] = field(default_factory=list)
-    forgotten: list[str] = field(default_factory=list)
-
-    def forget(self, conversation: str) -> None:
-        self.forgotten.append(conversation)
 
     def stream_reply(self, messages: list[Any], *, max_tokens: int, cancel: threading.Event | None = None,
                      conversation: str | None = None) -> Iterator[str]:
