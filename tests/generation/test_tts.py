@@ -70,6 +70,21 @@ def test_word_times_are_monotonic_and_end_at_the_clip_end(spoken):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("voice", VOICES)
+def test_word_times_come_from_the_models_durations_and_the_words_are_heard_at_once(voice):
+    """Both models are patched to give each phoneme's duration; a clip starts with its first word
+    (hibari's ~0.3 s start pad is trimmed), so the answer is heard when it is sent."""
+    from chimein.generation.tts import _voiced_span
+
+    synth = shared_synthesizer(voice)
+    assert synth.has_alignments
+    audio = synth.synthesize("A spider has eight legs.")
+    assert _voiced_span(audio.pcm.astype(np.float32), OUTPUT_RATE)[0] < 0.1
+    ends = dict(audio.word_end_s)
+    assert 0 < ends["A"] < 0.3 < ends["spider"] < ends["has"] < ends["eight"] < ends["legs."]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("voice", VOICES)
 def test_blank_text_gives_empty_audio(voice):
     for text in ("", "   \n\t"):
         audio = shared_synthesizer(voice).synthesize(text)
@@ -121,7 +136,8 @@ def test_gemini_voice_names_map_to_our_two_voices():
     assert resolve_voice("KORE") == "heart"
     assert resolve_voice(" zephyr ") == "heart"
     assert resolve_voice("joe") == "joe" and resolve_voice("Heart") == "heart"
-    assert resolve_voice(None) == DEFAULT_VOICE == "joe"
+    assert resolve_voice(None) == DEFAULT_VOICE == "heart"
+    assert resolve_voice("Puck") == "joe"  # Gemini's default voice name is still a male voice
     assert resolve_voice("") == DEFAULT_VOICE
 
 
