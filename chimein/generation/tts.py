@@ -369,6 +369,7 @@ class PiperSynthesizer:
 
 _HIBARI_GAIN = 2.0
 _HIBARI_LEAD_S = 0.03
+_HIBARI_TAIL_S = 0.2
 
 
 class HibariSynthesizer:
@@ -429,10 +430,13 @@ class HibariSynthesizer:
         if not parts:
             return SpokenAudio.empty(text)
         audio = np.concatenate(parts).astype(np.float32)
-        # The model opens every clip with ~0.3 s of silence (its start pad's duration): keep
-        # _HIBARI_LEAD_S of it, as Piper's clips start, so the answer is heard when it is sent.
-        trim = max(0, int((_voiced_span(audio, OUTPUT_RATE)[0] - _HIBARI_LEAD_S) * OUTPUT_RATE))
-        audio = audio[trim:]
+        # The model opens every clip with ~0.3 s of silence and closes it with ~0.45 s (its pads'
+        # durations), even after a clause cut mid-sentence: keep _HIBARI_LEAD_S and _HIBARI_TAIL_S
+        # of them, about what Piper leaves, so the answer is heard when it is sent and its clauses
+        # follow each other without a gap of three quarters of a second.
+        start, end = _voiced_span(audio, OUTPUT_RATE)
+        trim = max(0, int((start - _HIBARI_LEAD_S) * OUTPUT_RATE))
+        audio = audio[trim : max(trim + 1, int((end + _HIBARI_TAIL_S) * OUTPUT_RATE))]
         word_ends = [t - trim / OUTPUT_RATE for t in word_ends]
         # hibari speaks ~8 dB below Piper's peak-normalised output; a fixed gain (capped so that no
         # sample clips) keeps the two voices at a similar loudness without pumping between clauses.

@@ -102,7 +102,7 @@ SETUP: dict[str, Field] = {
     "SpeechConfig.voice_config": Field(S, "see VoiceConfig", child="VoiceConfig"),
     "SpeechConfig.language_code": Field(L, "chimein speaks English: languageCode must be en-* (en-US, en-GB...)", ok=_is_en),
     "SpeechConfig.multi_speaker_voice_config": Field(R, "one assistant voice per session"),
-    "VoiceConfig.prebuilt_voice_config": Field(S, "the 30 Gemini voice names map to chimein's two voices", child="PrebuiltVoiceConfig"),
+    "VoiceConfig.prebuilt_voice_config": Field(S, "the 30 Gemini voice names map to chimein's two voices: the male ones (Puck...) to joe (Piper), the female ones to heart (hibari); none named: heart", child="PrebuiltVoiceConfig"),
     "VoiceConfig.replicated_voice_config": Field(R, "voice cloning is not supported"),
     "VoiceConfig.voice": Field(R, "custom voices are not supported: use prebuiltVoiceConfig.voiceName"),
     "PrebuiltVoiceConfig.voice_name": Field(S, "unknown names are refused with the list of accepted ones"),
