@@ -179,8 +179,15 @@ def is_stop_follow_up(text: str, *, interrupting: bool, ended_at_s: float, last_
     return (interrupting or just_interrupted) and is_stop_request(text)
 
 
-def own_voice_veto(own_similarity: float, participant_similarity: float) -> OverlapVerdict | None:
-    """A "resume" verdict when the overlap's voice print is the assistant's own, else None."""
+def own_voice_veto(own_similarity: float, participant_similarity: float, transcript: str | None = None) -> OverlapVerdict | None:
+    """A "resume" verdict when the overlap's voice print is the assistant's own, else None.
+
+    Words that ask it to stop are never vetoed by the voice print alone (as they are not by the
+    microphone following the reference): a person whose voice resembles the assistant's, heard for
+    the first time in "Wait, stop.", is not yet a participant to outscore it. An echo of the answer's
+    own words was already recognised by its words."""
+    if _asks_to_stop(transcript):
+        return None
     if own_similarity >= OWN_VOICE_SIMILARITY and own_similarity >= participant_similarity + OWN_VOICE_LEAD:
         return OverlapVerdict("resume", f"the assistant's own voice (voice print {own_similarity:.2f})")
     return None

@@ -88,7 +88,7 @@ class Overlap:
         assert self.verdict is not None
         if match is None or voice.own_similarity is None:
             return self.verdict
-        veto = own_voice_veto(voice.own_similarity, match.similarity)
+        veto = own_voice_veto(voice.own_similarity, match.similarity, self.transcript)
         if veto is not None:
             return veto
         chatter = background_reason(voice.level_db, match, reference_db)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from chimein.policy.barge_in import is_backchannel, is_stop_request, judge_overlap, sounds_like_assistant
+from chimein.policy.barge_in import (
+    is_backchannel,
+    is_stop_request,
+    judge_overlap,
+    own_voice_veto,
+    sounds_like_assistant,
+)
 
 
 @pytest.mark.parametrize("text", ["Uh-huh.", "Mm-hmm", "yeah", "Okay, right.", "Oh wow", "", "I see."])
@@ -92,3 +98,11 @@ def test_a_few_words_still_being_said_are_heard_out_before_they_count_as_a_reque
     assert judge_overlap(duration_s=0.9, still_speaking=False, transcript="It hurts.", speech_s=0.54).action == "resume"
     assert judge_overlap(duration_s=0.6, still_speaking=True, transcript="Can you tell me the time").action == "interrupt"
     assert judge_overlap(duration_s=0.4, still_speaking=True, transcript="Stop.").action == "interrupt"
+
+
+def test_a_voice_like_the_assistants_asking_it_to_stop_is_not_taken_for_its_echo():
+    """A newcomer whose voice resembles the assistant's (voice print 0.8 to its own, 0.2 to the
+    people so far) says "Wait, stop.": the words decide, as they do over the reference check."""
+    assert own_voice_veto(0.8, 0.2, "Wait, stop.") is None
+    assert own_voice_veto(0.8, 0.2, "tell me about trains instead").action == "resume"
+    assert own_voice_veto(0.8, 0.2, None).action == "resume"

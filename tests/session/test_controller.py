@@ -426,6 +426,20 @@ def test_the_assistants_own_voice_never_interrupts():
     assert one(actions, ev.EndUtterance)  # the echo's utterance is closed, it is no turn
 
 
+def test_a_stop_request_in_a_voice_like_the_assistants_interrupts():
+    """A newcomer who sounds like the assistant's voice says "Wait, stop.": the words, not the
+    voice print, decide (heart answering, a heart-like person cutting in)."""
+    s = Script()
+    rid = s.answered(1.0, 2.0, embedding=unit(1))
+    s.at(5.2)
+    s.feed(ev.Started(5.0, -20.0))
+    s.at(5.4)
+    voice = one(s.feed(ev.Ended(5.6, audio(0.6))), ev.TranscribeOverlap)
+    check = one(s.feed(ev.OverlapTranscribed(voice.overlap_id, "Wait, stop.")), ev.CheckOverlapVoice)
+    actions = s.feed(ev.OverlapVoice(check.overlap_id, -20.0, unit(2), 0.9))
+    assert one(actions, ev.Interrupt).reply_id == rid
+
+
 def test_an_echo_the_canceller_removed_resumes_the_answer():
     s = Script()
     s.answered(1.0, 2.0)
