@@ -73,7 +73,8 @@ def console_config() -> dict[str, Any]:
     models = [m.name for m in MODELS if not m.replacement]
     gemini_models = [m for m in models if not m.startswith("gemini-live-")]
     voices = [{"name": name.capitalize(), "voice": voice} for name, voice in VOICE_NAMES.items() if name not in ("joe", "heart")]
-    default_voice = next((v["name"] for v in voices if v["name"] == "Puck"), voices[0]["name"] if voices else "")
+    # The page names a voice in every setup: the first Gemini name for the server's own default.
+    default_voice = next((v["name"] for v in voices if v["voice"] == DEFAULT_VOICE), voices[0]["name"] if voices else "")
     return {
         "version": __version__,
         "models": models,

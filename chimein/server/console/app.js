@@ -855,7 +855,7 @@ async function loadConfig() {
     config = {
       version: "", models: ["gemini-2.5-flash-native-audio-preview-09-2025"],
       defaultModel: "gemini-2.5-flash-native-audio-preview-09-2025",
-      voices: [{ name: "Puck", voice: "joe" }, { name: "Kore", voice: "heart" }], defaultVoice: "Puck", prices: null,
+      voices: [{ name: "Puck", voice: "joe" }, { name: "Kore", voice: "heart" }], defaultVoice: "Kore", prices: null,
     };
     showMessage("warn", `Could not read the server's settings (${err.message}); using built-in defaults.`);
   }
