@@ -64,8 +64,8 @@ VOICE_NAMES: dict[str, str] = {
 DEFAULT_VOICE = "heart"
 """The voice a setup without a speechConfig gets. Gemini's default, Puck, is a male voice, and Puck
 still gets ``joe``; with no voice named, ``heart`` answers: it synthesises a first clause in ~30 ms
-against Piper's ~130-160 ms on this project's 2-core machine, and Whisper tiny.en mishears fewer of
-its words (WER 0.026 against 0.116 on twenty answer sentences; docs/latency.md, stop 14)."""
+against Piper's ~130-200 ms on this project's 2-core machine, and Whisper tiny.en mishears fewer of
+its words (WER 0.026 against 0.064-0.116 on twenty answer sentences; docs/latency.md, stop 14)."""
 
 
 class UnknownVoiceError(ValueError):
@@ -270,7 +270,7 @@ def _word_ends(phonemes: list[str], durations: list[float], offset_s: float) -> 
     last_sound_end = offset_s
     for phoneme, seconds in zip(phonemes, durations, strict=True):
         t += seconds
-        if phoneme in ("^", "$", "_"):
+        if phoneme in ("^", "$"):
             continue
         if phoneme == " ":
             if in_word:
@@ -376,21 +376,17 @@ class HibariSynthesizer:
     """The ``heart`` voice: hibari's bundled model, 24 kHz natively; word times from its durations."""
 
     def __init__(self, *, threads: int = 1, voice_id: str = "heart") -> None:
-        import onnxruntime as ort
         from hibari import Hibari
         from hibari.voices import voice_path
 
         self.voice_id = voice_id
         # download_missing=False: only the bundled voice may ever be used (no network at run time).
         model = voice_path("heart", download_missing=False)
-        self._tts = Hibari(voice="heart", model=model, threads=threads)
+        # The same model with the frames each phoneme lasts as a 7th output (onnxruntime, which
+        # hibari hands its model to, takes the bytes as well as a path: loaded once).
         patched = _with_alignment_output(Path(model).read_bytes(), b"Clip")
         self.has_alignments = patched is not None
-        if patched is not None:  # the same model, with the frames each phoneme lasts as a 7th output
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = options.inter_op_num_threads = threads
-            options.log_severity_level = 3
-            self._tts.sess = ort.InferenceSession(patched, options, providers=["CPUExecutionProvider"])
+        self._tts = Hibari(voice="heart", model=patched if patched is not None else model, threads=threads)
         self._rng = np.random.default_rng(0)
         self._lock = PriorityLock()
         self.synthesize("Ready.")  # loads the G2P lexicons now rather than on a user's first answer
