@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from chimein.generation.cores import SpareCores, name_this_thread
+
 __all__ = ["BatchedLlamaEngine", "GenerationStats"]
 
 CACHE_REUSE_MIN_TOKENS = 16
@@ -55,6 +57,7 @@ on the same cores, and every token the model writes meanwhile delays the first s
 a 9-word clause took Piper 0.26 s alone, 0.35-0.42 s with the model still writing). The clause
 lasts well over a second when spoken, so the next one is still ready in time."""
 PREFILL_CHUNK_WITH_SPEAKERS = 32
+"""Prompt tokens per step while other answers are speaking, so a long prompt cannot stall their voices."""
 """Prompt tokens per step while other answers are speaking, so a long prompt cannot stall their voices."""
 
 
@@ -119,7 +122,13 @@ class _Request:
 
 
 class BatchedLlamaEngine:
-    """A llama.cpp context with ``slots`` sequences and one decoding thread shared by all callers."""
+    """A llama.cpp context with ``slots`` sequences and one decoding thread shared by all callers.
+
+    ``n_threads`` / ``n_threads_batch``: the most threads a step of one token / of several may
+    use; each step uses fewer while the machine's other work holds the cores (``SpareCores``).
+    """
+
+    THREAD_NAME = "llama-batch"
 
     def __init__(
         self,
@@ -166,8 +175,11 @@ class BatchedLlamaEngine:
             params.flash_attn_type = (
                 llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attention else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
             )
-        params.n_threads = n_threads
-        params.n_threads_batch = n_threads_batch
+        params.n_threads = 1
+        params.n_threads_batch = 1
+        self._max_threads = (n_threads, n_threads_batch)
+        self._threads_now = 1
+        self._cores = SpareCores(max(n_threads, n_threads_batch), thread_name=self.THREAD_NAME)
         params.no_perf = True
         self._ctx = _internals.LlamaContext(model=self.model, params=params, verbose=False)
         self._mem = self._ctx.memory
@@ -185,7 +197,7 @@ class BatchedLlamaEngine:
         self._incoming: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="llama-batch", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.THREAD_NAME, daemon=True)
         self._thread.start()
 
     # -- caller side ----------------------------------------------------------------------------
@@ -249,6 +261,7 @@ class BatchedLlamaEngine:
 
     # -- the decoding thread ---------------------------------------------------------------------
     def _run(self) -> None:
+        name_this_thread(self.THREAD_NAME)  # before OpenMP starts its workers: they take the name
         active: list[_Request] = []
         while True:
             while True:  # take new requests
@@ -504,6 +517,11 @@ class BatchedLlamaEngine:
         if n == 0:
             return
         batch.n_tokens = n
+        threads = self._cores.threads()
+        if threads != self._threads_now:
+            llama_cpp.llama_set_n_threads(self._ctx.ctx, min(threads, self._max_threads[0]),
+                                          min(threads, self._max_threads[1]))
+            self._threads_now = threads
         code = llama_cpp.llama_decode(self._ctx.ctx, batch)
         if code != 0:
             raise RuntimeError(f"llama_decode failed with code {code} ({n} tokens, {len(active)} requests)")

@@ -162,15 +162,13 @@ class EmbeddedLlama(SharedModel):
     arrival order, at most ``slots`` at once, each with a deadline. Decoding is greedy (answers
     are reproducible).
 
-    Threads: one for decoding, two for prompt evaluation. llama.cpp's OpenMP workers meet at a
-    barrier after every operation, a few hundred per token. Spinning there (OpenMP's default)
-    stalls whenever another process holds the other core (first token 354 ms median, 2.5 s max,
-    at load average 3-4), so importing ``chimein`` sets OMP_WAIT_POLICY=PASSIVE. A passive worker
-    sleeps, and waking it costs little on a loaded machine but much on an idle virtual one.
-    Measured on a 2-core Xeon VM (#12): one decoding thread 24 ms a token; two 55 ms idle and
-    24 ms beside a busy core. Two threads that spin: 13 ms idle, 47-76 ms beside a busy core.
-    So one thread decodes. Prompts are batches with fewer barriers per token, and two threads
-    halve a 200-token prompt (2.1 -> 1.2 s).
+    Threads: up to two, for decoding and prompts alike, and two only while the rest of the
+    machine leaves the second core free (``generation.cores.SpareCores``, measured before every
+    step). llama.cpp's OpenMP workers meet at a barrier after every operation, a few hundred per
+    token; importing ``chimein`` sets GOMP_SPINCOUNT=10000, so a worker spins a few tens of
+    microseconds there and then sleeps. Measured on a 2-core Xeon VM (#12), ms a token: one thread
+    24; two spinning briefly 13-15 idle but 57-100 beside a busy core; two that only sleep
+    (OMP_WAIT_POLICY=PASSIVE, stops 6-14) 53-55 idle, 24-34 beside a busy core.
     """
 
     name = "smollm2-135m-instruct"
@@ -188,7 +186,7 @@ class EmbeddedLlama(SharedModel):
         banned_words: Sequence[str] = DEFAULT_BANNED_WORDS,
         n_ctx: int = 1024,
         slots: int = 8,
-        n_threads: int = 1,
+        n_threads: int = 2,
         n_threads_batch: int = 2,
         repeat_penalty: float = 1.1,
         use_extra_buffers: bool = False,
