@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -101,7 +102,7 @@ def _pythonpath(tree: Path) -> Iterator[None]:
 def start_target(target: Target, home: Path) -> ServerHandle:
     """``chimein serve`` importing the code in ``target.tree`` (PYTHONPATH), on free ports."""
     with _pythonpath(target.tree):
-        launched = launch_server(home, "--log-level", "warning", timeout_s=600, cwd=target.tree)
+        launched = launch_server(home, "--log-level", "info", timeout_s=600, cwd=target.tree)
     return ServerHandle(f"https://127.0.0.1:{launched.tls_port}", launched.cert, process=launched.process,
                         home=home, output=launched.output)
 
@@ -396,6 +397,9 @@ def latency_main(argv: list[str]) -> int:
         for t in targets:
             if t.server is not None:
                 t.server.stop()
+                # Each reply's stages (prompt, cache, first token, threads) for a closer look.
+                slug = re.sub(r"[^A-Za-z0-9]+", "-", t.name).strip("-")
+                (args.out / f"server-{slug}.log").write_text("".join(t.server.output))
         for home in homes:
             shutil.rmtree(home, ignore_errors=True)
     results["load_average_end"] = os.getloadavg()

@@ -77,6 +77,9 @@ class GenerationStats:
     generated_tokens: int = 0
     batch_peers: int = 0
     """The most other requests decoded in the same batch as this one."""
+    steps: int = 0
+    steps_on_spare_core: int = 0
+    """Of its steps, those that also used a second core (``SpareCores``)."""
 
 
 @dataclass
@@ -526,6 +529,9 @@ class BatchedLlamaEngine:
         if code != 0:
             raise RuntimeError(f"llama_decode failed with code {code} ({n} tokens, {len(active)} requests)")
         peers = len(rows) - 1
+        for request in chosen:
+            request.stats.steps += 1
+            request.stats.steps_on_spare_core += threads > 1
         for request, row in rows:
             request.stats.batch_peers = max(request.stats.batch_peers, peers)
             if request.max_tokens <= 0:  # prefill only: the prompt is in the cache, the last token too

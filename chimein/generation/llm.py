@@ -406,8 +406,9 @@ class EmbeddedLlama(SharedModel):
         finally:
             generator.close()
         log.info("reply: %d prompt tokens, %d cached (%d shifted), queued %.3f s, first token %.3f s, %d generated, "
-                 "%d peers", stats.prompt_tokens, stats.cached_tokens, stats.shifted_tokens, stats.queued_s,
-                 stats.prefill_s, stats.generated_tokens, stats.batch_peers)
+                 "%d peers, %d of %d steps on two cores", stats.prompt_tokens, stats.cached_tokens,
+                 stats.shifted_tokens, stats.queued_s, stats.prefill_s, stats.generated_tokens, stats.batch_peers,
+                 stats.steps_on_spare_core, stats.steps)
         if cancel is None or not cancel.is_set():
             rest = shaper.feed(decoder.decode(b"", final=True)) + shaper.flush()
             if rest:
