@@ -520,7 +520,7 @@ class BatchedLlamaEngine:
         if n == 0:
             return
         batch.n_tokens = n
-        threads = self._cores.threads()
+        threads = self._cores.threads(batch=n > 1)
         if threads != self._threads_now:
             llama_cpp.llama_set_n_threads(self._ctx.ctx, min(threads, self._max_threads[0]),
                                           min(threads, self._max_threads[1]))
