@@ -58,7 +58,6 @@ a 9-word clause took Piper 0.26 s alone, 0.35-0.42 s with the model still writin
 lasts well over a second when spoken, so the next one is still ready in time."""
 PREFILL_CHUNK_WITH_SPEAKERS = 32
 """Prompt tokens per step while other answers are speaking, so a long prompt cannot stall their voices."""
-"""Prompt tokens per step while other answers are speaking, so a long prompt cannot stall their voices."""
 
 
 @dataclass

@@ -58,12 +58,11 @@ def _cpu_quota_limited() -> bool:
 class SpareCores:
     """How many threads the answer model's next step may use (at most ``max_threads``).
 
-    ``threads()`` is called by the decoding thread before each step (~30 us, ~1 ms with
-    ``RECHECKS``): the runnable tasks
-    of the whole machine (``/proc/loadavg``), less the caller and its own OpenMP workers (this
-    process's threads named ``thread_name`` that are running), leave that many cores. Where that
-    cannot be read (not Linux, a cgroup CPU quota, one core) it always answers 1, the setting
-    that is never much worse than the best one.
+    ``threads()`` is called by the decoding thread before each step (~30 us; up to ~1 ms with
+    ``RECHECKS``): the runnable tasks of the whole machine (``/proc/loadavg``), less the caller
+    and its own OpenMP workers (this process's threads named ``thread_name`` that are running),
+    leave that many cores. Where that cannot be read (not Linux, a cgroup CPU quota, one core)
+    it always answers 1, the setting that is never much worse than the best one.
     """
 
     def __init__(self, max_threads: int, *, thread_name: str = "llama-batch") -> None:
