@@ -447,20 +447,23 @@ class TurnController:
         self._judge(overlap, out)
 
     def _on_CallChecked(self, event: ev.CallChecked, out: list[ev.Action]) -> None:
-        """Quiet speech over an answer: background, unless it called the assistant (#11)."""
+        """Quiet speech over an answer: background, unless it called the assistant (#11). With
+        proactive audio off every completed turn is answered, quiet or not: only the answer's own
+        words coming back are dropped."""
         check = self._call_checks.pop(event.check_id, None)
         if check is None:
             return
-        if event.calls is None or echoes_assistant(event.text, self.senses.spoken_text(check.reply_id)):
+        calls = event.calls if self.options.proactive else (event.calls or "proactive_audio_off")
+        if calls is None or echoes_assistant(event.text, self.senses.spoken_text(check.reply_id)):
             # (an answer may say its own name: that coming back through a loudspeaker is no call)
-            reason = check.reason if event.calls is None else "the assistant's own words coming back"
+            reason = check.reason if calls is None else "the assistant's own words coming back"
             out.append(ev.Emit("ignored", {"reason": reason, "text": event.text, "at_s": check.end_s}))
             return
         out.append(ev.Emit("level_overruled", {"answer_id": check.reply_id, "level_reason": check.reason,
-                                               "rule": event.calls}))
+                                               "rule": calls}))
         reply = self.replies.get(check.reply_id)
         if reply is not None:
-            self._interrupt(reply, f"called by {event.calls.replace('_', ' ')} over the answer", out)
+            self._interrupt(reply, f"called by {calls.replace('_', ' ')} over the answer", out)
         self._end_turn(check.audio, check.end_s, interrupting=True, out=out, start_s=check.start_s,
                        checked_call=event.check_id)
 

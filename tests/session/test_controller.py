@@ -452,7 +452,7 @@ def test_an_echo_the_canceller_removed_resumes_the_answer():
 
 
 def test_quiet_speech_over_the_answer_is_chatter():
-    s = Script()
+    s = Script(proactive=True)
     s.answered(1.0, 2.0, level_db=-20.0)
     s.at(5.2)
     started = s.feed(ev.Started(5.0, -40.0))
@@ -463,6 +463,32 @@ def test_quiet_speech_over_the_answer_is_chatter():
     assert "background speech" in emitted(checked, "ignored")[0]["reason"]
     assert not of(checked, ev.EndTurn) and not of(checked, ev.Interrupt)
     assert s.state == "speaking"
+
+
+def test_with_proactive_audio_off_quiet_speech_over_the_answer_is_a_turn():
+    """#11, never deaf: a plain voice assistant answers every completed turn; a far speaker who
+    talks over the answer does not hold it at once (too quiet), but is answered when done."""
+    s = Script()
+    rid = s.answered(1.0, 2.0, level_db=-20.0)
+    s.at(5.2)
+    started = s.feed(ev.Started(5.0, -40.0))
+    assert not of(started, ev.Hold)
+    check = one(s.feed(ev.Ended(6.0, audio(1.2))), ev.CheckCall)
+    checked = s.feed(ev.CallChecked(check.check_id, "Unless a system is established for review", None))
+    assert not emitted(checked, "ignored")
+    assert one(checked, ev.Interrupt).reply_id == rid
+    assert one(checked, ev.EndTurn).turn.end_s == 6.0
+
+
+def test_with_proactive_audio_off_the_answer_coming_back_quietly_is_still_dropped():
+    s = Script()
+    rid = s.answered(1.0, 2.0, level_db=-20.0)
+    s.senses.spoken[rid] = "The capital of France is Paris, a city on the Seine."
+    s.at(5.2)
+    s.feed(ev.Started(5.0, -45.0))
+    check = one(s.feed(ev.Ended(6.0, audio(1.0))), ev.CheckCall)
+    checked = s.feed(ev.CallChecked(check.check_id, "the capital of France is Paris", None))
+    assert "own words" in emitted(checked, "ignored")[0]["reason"] and not of(checked, ev.Interrupt)
 
 
 def test_a_quiet_participant_calling_the_assistant_over_its_answer_interrupts_it():
