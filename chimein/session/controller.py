@@ -35,6 +35,10 @@ from chimein.session.options import TurnOptions
 from chimein.session.overlap import Overlap, Senses
 from chimein.session.state import Reply, State
 
+OUTLASTS_ANSWER_S = 0.5
+"""Proactive audio off: quiet speech over an answer that ends this long after the answer's audio
+ended is a person's turn, not the answer coming back (an echo ends with the answer)."""
+
 
 class TurnController:
     """Events in, actions out: turns, pauses, continuation, decisions, overlaps, interruptions."""
@@ -448,12 +452,15 @@ class TurnController:
 
     def _on_CallChecked(self, event: ev.CallChecked, out: list[ev.Action]) -> None:
         """Quiet speech over an answer: background, unless it called the assistant (#11). With
-        proactive audio off every completed turn is answered, quiet or not: only the answer's own
-        words coming back are dropped."""
+        proactive audio off it is a turn too when it went on well after the answer had ended (a
+        person who began over the answer's last words), which the answer's echo cannot do."""
         check = self._call_checks.pop(event.check_id, None)
         if check is None:
             return
-        calls = event.calls if self.options.proactive else (event.calls or "proactive_audio_off")
+        calls = event.calls
+        if calls is None and not self.options.proactive and check.end_s >= self._heard_until_s + OUTLASTS_ANSWER_S \
+                and check.reply_id not in self.replies:
+            calls = "proactive_audio_off"  # went on after the answer had ended: no echo of it
         if calls is None or echoes_assistant(event.text, self.senses.spoken_text(check.reply_id)):
             # (an answer may say its own name: that coming back through a loudspeaker is no call)
             reason = check.reason if calls is None else "the assistant's own words coming back"

@@ -473,11 +473,22 @@ def test_with_proactive_audio_off_quiet_speech_over_the_answer_is_a_turn():
     s.at(5.2)
     started = s.feed(ev.Started(5.0, -40.0))
     assert not of(started, ev.Hold)
-    check = one(s.feed(ev.Ended(6.0, audio(1.2))), ev.CheckCall)
+    s.feed(ev.ReplyFinished(rid, heard_until_s=5.5))
+    check = one(s.feed(ev.Ended(8.0, audio(3.0))), ev.CheckCall)
     checked = s.feed(ev.CallChecked(check.check_id, "Unless a system is established for review", None))
     assert not emitted(checked, "ignored")
-    assert one(checked, ev.Interrupt).reply_id == rid
-    assert one(checked, ev.EndTurn).turn.end_s == 6.0
+    assert one(checked, ev.EndTurn).turn.end_s == 8.0
+
+
+def test_with_proactive_audio_off_quiet_speech_ending_with_the_answer_may_be_its_echo():
+    s = Script()
+    rid = s.answered(1.0, 2.0, level_db=-20.0)
+    s.at(5.2)
+    s.feed(ev.Started(5.0, -40.0))
+    check = one(s.feed(ev.Ended(6.0, audio(1.0))), ev.CheckCall)
+    s.feed(ev.ReplyFinished(rid, heard_until_s=5.9))
+    checked = s.feed(ev.CallChecked(check.check_id, "there are seven days in a week", None))
+    assert emitted(checked, "ignored") and not of(checked, ev.EndTurn)
 
 
 def test_with_proactive_audio_off_the_answer_coming_back_quietly_is_still_dropped():
@@ -487,8 +498,9 @@ def test_with_proactive_audio_off_the_answer_coming_back_quietly_is_still_droppe
     s.at(5.2)
     s.feed(ev.Started(5.0, -45.0))
     check = one(s.feed(ev.Ended(6.0, audio(1.0))), ev.CheckCall)
+    s.feed(ev.ReplyFinished(rid, heard_until_s=5.2))
     checked = s.feed(ev.CallChecked(check.check_id, "the capital of France is Paris", None))
-    assert "own words" in emitted(checked, "ignored")[0]["reason"] and not of(checked, ev.Interrupt)
+    assert "own words" in emitted(checked, "ignored")[0]["reason"] and not of(checked, ev.EndTurn)
 
 
 def test_a_quiet_participant_calling_the_assistant_over_its_answer_interrupts_it():
