@@ -1,7 +1,7 @@
 """Held-back decisions (issue #11): text through the Live API, and spoken through the recogniser.
 
-    .venv/bin/python scripts/heldout_decisions.py text   [--split heldout2|heldout|dev|test] [--limit N]
-    .venv/bin/python scripts/heldout_decisions.py spoken [--split heldout2|heldout|dev|test] [--voices slt,rms,awb]
+    .venv/bin/python scripts/heldout_decisions.py text   [--split heldout3|heldout2|heldout|dev|test] [--limit N]
+    .venv/bin/python scripts/heldout_decisions.py spoken [--split heldout3|heldout2|heldout|dev|test] [--voices slt,rms,awb]
                                                          [--levels 0,-8,-14] [--no-hotwords] [--real N] [--errors] [--beam N]
 
 ``heldout2`` is the held-back set written blind (report it first); ``--errors`` lists misheard
@@ -216,7 +216,7 @@ def run_spoken(split: str, voices: list[str], levels: list[float], hotwords: boo
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=("text", "spoken"))
-    parser.add_argument("--split", default="heldout", choices=("heldout2", "heldout", "dev", "test"))
+    parser.add_argument("--split", default="heldout", choices=("heldout3", "heldout2", "heldout", "dev", "test"))
     parser.add_argument("--limit", type=int, default=None, help="text: only the first N turns")
     parser.add_argument("--voices", default="slt,rms,awb",
                         help="spoken: voices in rotation: Flite (slt, rms, awb) or chimein's (heart, joe, joe-high, heart-low)")

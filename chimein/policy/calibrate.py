@@ -40,9 +40,11 @@ from chimein.policy.proactivity import Features, ProactivityPolicy, Thresholds, 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "tests" / "policy" / "data" / "turns.yaml"
 DEV_DATA = Path(__file__).resolve().parent / "data" / "dev.yaml"
 DEV2_DATA = Path(__file__).resolve().parent / "data" / "dev2.yaml"
+DEV3_DATA = Path(__file__).resolve().parent / "data" / "dev3.yaml"
 HELDOUT_DATA = Path(__file__).resolve().parent / "data" / "heldout.yaml"
 HELDOUT2_DATA = Path(__file__).resolve().parent / "data" / "heldout2.yaml"
-ALL_DATA = (DEFAULT_DATA, DEV_DATA, DEV2_DATA, HELDOUT_DATA, HELDOUT2_DATA)
+HELDOUT3_DATA = Path(__file__).resolve().parent / "data" / "heldout3.yaml"
+ALL_DATA = (DEFAULT_DATA, DEV_DATA, DEV2_DATA, DEV3_DATA, HELDOUT_DATA, HELDOUT2_DATA, HELDOUT3_DATA)
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,7 @@ def calibrate(policies: dict, turns: list[LabelledTurn], features: list[Features
     dev_turns = [t for t, _ in dev]
     dev_feats = [f for _, f in dev]
     labels = [t.answer for t in dev_turns]
-    topic_grid = [round(x, 2) for x in np.arange(-0.20, 0.201, 0.01)]  # a margin (policy/topics.py)
+    topic_grid = [round(x, 2) for x in np.arange(-0.40, 0.201, 0.01)]  # a margin (policy/topics.py)
     floor_grid = [round(x, 2) for x in np.arange(0.0, 0.301, 0.01)]
     follow_grid = [round(x, 2) for x in np.arange(0.05, 0.61, 0.01)]
 
@@ -212,7 +214,11 @@ def main(argv: list[str] | None = None) -> None:
           f"{sum(t.split == 'test' for t in turns)} test, {sum(t.split == 'dev' for t in turns)} dev), "
           f"instructions: {len(instructions)} ({len(held)} held back whole)")
     predictions = _predict(policies, turns, features, current)
-    for split, title in (("heldout2", "HELD-BACK 2 (written blind)"), ("heldout", "HELD-BACK instructions")):
+    for split, title in (
+        ("heldout3", "HELD-BACK 3 (written blind, never looked at)"),
+        ("heldout2", "HELD-BACK 2 (written blind, looked at twice)"),
+        ("heldout", "HELD-BACK instructions"),
+    ):
         idx = [i for i, t in enumerate(turns) if t.split == split]
         if idx:
             s = score([turns[i].answer for i in idx], [predictions[i] for i in idx])
@@ -231,6 +237,7 @@ def main(argv: list[str] | None = None) -> None:
         predictions = _predict(policies, turns, features, th)
         print(f"-- thresholds {name}")
         for label, keep in (
+            ("held back 3", lambda t: t.split == "heldout3"),
             ("held back 2", lambda t: t.split == "heldout2"),
             ("held back", lambda t: t.split == "heldout"),
             ("dev", lambda t: t.split == "dev"),
@@ -248,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
         feats = [policies[t.instruction].features(t.text, t.context, with_context=True) for t in bare]
         predictions = _predict(policies, bare, feats, current)
         print("-- lowercased, no punctuation (thresholds in code)")
-        for label, keep in (("held back 2", "heldout2"), ("held back", "heldout"), ("dev", "dev"), ("test", "test")):
+        for label, keep in (("held back 3", "heldout3"), ("held back 2", "heldout2"), ("held back", "heldout"), ("dev", "dev"), ("test", "test")):
             idx = [i for i, t in enumerate(bare) if t.split == keep]
             s = score([bare[i].answer for i in idx], [predictions[i] for i in idx])
             print(f"   {label:26} {s.line()}")

@@ -86,7 +86,7 @@ _KIN = {
 _GREETINGS = {
     "hey", "hi", "hello", "ok", "okay", "yo", "thanks", "thank", "morning", "evening", "afternoon",
     "night", "please", "oh", "so", "and", "well", "um", "uh", "alright", "right", "sorry", "excuse",
-    "dear", "listen", "look", "bye", "goodbye", "cheers", "welcome",
+    "dear", "listen", "look", "bye", "goodbye", "cheers", "welcome", "like",
 }
 _COMMAND_VERBS = {
     "tell", "give", "show", "explain", "describe", "define", "list", "recommend", "suggest", "find",
@@ -119,7 +119,7 @@ _SOCIAL_WH = re.compile(
     r"^(?:what|who|which|where|how)(?:\s+\w+){0,2}\s+do\s+(?:you|u)\s+(?:think|want|like|prefer|mean|feel|fancy|love|reckon|say)\b|"
     r"^(?:what|who|how|where)(?:'s| is| was| are| were)\s+(?:your|ur)\b|^how(?:'s| is| are| was)\s+(?:it going|things|you|everyone|everything)\b|"
     r"^(?:what|why)\s+(?:happened|'s wrong|is wrong|'s up|is up|'s going on)\b|^what's\s+(?:wrong|up|going on)\b|"
-    r"^how come\b|^why not\b|^(?:what|how) about (?:you|we|us)\b|^why\s+(?:did|are|were|do|would)\s+(?:you|u)\b|"
+    r"^how come\b|^why not\b|^whose (?:turn|job|go|round)\b|^(?:what|how) about (?:you|we|us)\b|^why\s+(?:did|are|were|do|would)\s+(?:you|u)\b|"
     # "who wants coffee?", "who left the lights on?", "who's coming tonight?": about the people present
     r"^who(?:'s| is| are| was)?\s+(?:wants?|needs?|left|took|ate|finished|drank|broke|forgot|used|moved|parked|"
     r"has|had|going|coming|taking|doing|up for|joining|bringing|driving|cooking|paying|hungry|ready|in)\b",
@@ -171,7 +171,7 @@ _GENERIC_WORDS = {
 }
 _CONTINUATION_START = ("and", "so", "but", "also", "or", "then", "what about", "how about", "what if", "and what", "and how")
 _SAY_VERBS = {"say", "says", "said", "saying", "call", "calls", "called", "word", "words", "phrase", "like", "shout", "shouts", "yell"}
-_WAKE_FILLERS = {"ok", "so", "um", "uh", "oh", "and", "well", "alright", "yeah", "hmm", "right", "now", "please"}
+_WAKE_FILLERS = {"ok", "so", "um", "uh", "oh", "and", "well", "alright", "yeah", "hmm", "right", "now", "please", "like"}
 _VARIANTS = {"okay": "ok", "o.k.": "ok", "k": "ok", "hay": "hey", "heya": "hey"}
 
 
@@ -260,6 +260,8 @@ def _segment_kind(seg: str, mark: str, names: set[str]) -> RequestKind:
     third = words[2] if len(words) > 2 else ""
     if first in ("let's", "lets") or rest.startswith(("let us ", "how about we", "what about we")):
         return "social"
+    if first in ("fancy", "wanna") or (first == "want" and second in ("to", "a", "some", "me", "us")):
+        return "social"  # "want to come to the recital on Friday?", "fancy a walk?": an invitation
     if first in _AUX and second in ("you", "u", "ya", "we", "y'all", "he", "she"):
         if second in ("you", "u", "ya") and first in ("can", "could", "would", "will", "won't") and third in _INFO_AFTER_CAN_YOU:
             return "question"
@@ -466,11 +468,13 @@ def _wake(tokens: list[str], phrases: tuple[str, ...]) -> tuple[str | None, bool
             if words[i : i + n] != target and not _heard_as(words, i, target):
                 continue
             lead = words[max(0, i - 2) : i]
+            if i == 0 or all(w in _WAKE_FILLERS for w in words[:i]):
+                return phrase, False  # "like, hey Cobalt, ...": only fillers before it
             # "when you say hey Atlas" quotes it; "turn the porch light on, hey Atlas" calls it.
             if any(w in _SAY_VERBS for w in lead) and not boundary_before[i]:
                 passing = True
                 continue
-            if i == 0 or boundary_before[i] or all(w in _WAKE_FILLERS for w in words[:i]):
+            if boundary_before[i]:
                 return phrase, False
             if i + n == len(words) and boundary_before[i]:
                 return phrase, False

@@ -69,10 +69,16 @@ _ROLE = re.compile(
     r"advisor|adviser|host|librarian|mechanic|planner|moderator|secretary|receptionist|navigator|trainer)\b",
     re.IGNORECASE,
 )
+# "You are the assistant built into the kitchen fridge": "Fridge, ..." calls it.
+_DEVICE_ROLE = re.compile(
+    r"\byou(?: are|'re)\s+(?:a|an|the)\s+(?:[\w-]+\s+){0,2}?assistant\s+(?:built into|built in to|inside|in|on|of)\s+"
+    r"(?:the|this|your|our)\s+(?:[\w-]+\s+){0,2}?([a-z][\w]+)(?=\s*(?:[.,;:!?]|$|\s+(?:and|that|which|who|where)\b))",
+    re.IGNORECASE,
+)
 _OWNER_ROLE = re.compile(r"\byou(?: are|'re)\s+(?:the|our|my|their)\s+(?:[\w-]+\s+){0,2}?([a-z][\w-]+)'s\s+assistant\b", re.IGNORECASE)
 _MEETING = re.compile(
     r"\b(?:meetings?|stand-?ups?|conference (?:room|call)|team call|video call|board ?room|brainstorm(?:ing)?|"
-    r"retrospective|retro|sprint planning|minutes of)\b",
+    r"retrospective|retro|sprint planning|minutes of|syncs?|all-hands|huddle|check-in|planning session|1:1|one-on-ones?)\b",
     re.IGNORECASE,
 )
 
@@ -87,9 +93,9 @@ _WAKE_QUOTED = re.compile(
     rf"\s*(?:is\s*|of\s*|:\s*)?(?:the (?:wake |trigger )?(?:words?|phrase)\s*)?{_QUOTED}",
     re.IGNORECASE,
 )
-# Unquoted "when someone says hey chef" / "ok computer": an interjection plus one or two words.
+# Unquoted "when someone says hey chef" / "ok computer" / "Wake phrase: hey Cobalt": an interjection plus one or two words.
 _WAKE_BARE = re.compile(
-    rf"{_SAY}\s+((?:hey|hi|hello|ok|okay|yo)\s+[a-z][\w-]*(?:\s+[a-z][\w-]*)?)(?=\s*(?:[.,;:!?]|$|\s+(?:or|and|to|before|first)\b))",
+    rf"(?:{_SAY}|(?:wake|trigger)[- ]?(?:word|phrase)\s*(?:is|:)|hot[- ]?word\s*(?:is|:))\s+((?:hey|hi|hello|ok|okay|yo)\s+[a-z][\w-]*(?:\s+[a-z][\w-]*)?)(?=\s*(?:[.,;:!?]|$|\s+(?:or|and|to|before|first)\b))",
     re.IGNORECASE,
 )
 
@@ -124,7 +130,8 @@ _ADDRESSED = re.compile(
     r"(?:asked|addressed|spoken to|talked to|prompted|called on|questioned|requested) (?:\w+ ){0,3}?(?:directly|explicitly|personally|by (?:a|the) (?:user|person|people|someone))|"
     r"(?:you are|you're|you get|you've been|being|when|if|unless|until) (?:\w+ )?(?:addressed|asked|spoken to|talked to|prompted|called (?:on|upon)|questioned)(?! about)|"
     r"(?:someone|somebody|anyone|anybody|people|a person|the users?|they|one of them|a participant|the people) "
-    r"(?:\w+ )?(?:addresses|address|talks? to|speaks? to|asks?|turns? to|requests? something (?:of|from)|needs?|wants?) you(?! by)|"
+    r"(?:\w+ )?(?:addresses|address|addressing|talks? to|talking to|speaks? to|speaking to|asks?|asking|turns? to|"
+    r"requests? something (?:of|from)|needs?|wants?) you(?! by)|"
     r"(?:questions?|requests?) (?:are |is )?(?:directed|addressed|aimed|put) (?:at|to) you|"
     r"(?:talk|speak)s? to you|directed at you|asks? for (?:your |you )?help|your (?:help|input|opinion|answer) is (?:requested|asked for|needed)|"
     r"(?:when|if|unless) (?:asked|addressed|prompted|spoken to|called upon|needed)(?! about| on| to| for)|"
@@ -156,6 +163,11 @@ _COMES_UP = re.compile(
     r"\b(?:when|whenever|if|once)\s+(?:the\s+)?([\w' ,-]{2,60}?)\s+(?:comes? up|is mentioned|is discussed|are discussed|are mentioned)\b",
     re.IGNORECASE,
 )
+# "Football questions only.", "Gardening talk only": the subject before "questions only".
+_ONLY_TOPIC = re.compile(
+    r"(?:^|[.;!?]\s+)([A-Za-z][\w' -]{2,40}?)\s+(?:questions?|requests?|topics?|talk|matters?)\s+only\b", re.IGNORECASE
+)
+_EXAMPLES = re.compile(r"\s+(?:such as|including|for example|e\.g\.)\s+", re.IGNORECASE)
 # Where a topic phrase ends: a sentence mark, or the start of the next condition.
 _TOPIC_END = re.compile(
     r"[.;:!?()]|,?\s+(?:or|and|but)\s+(?:when|whenever|if|only|also|to|stay|remain|otherwise|someone|somebody|anyone|people|you|answer|respond)\b|"
@@ -165,7 +177,8 @@ _TOPIC_END = re.compile(
 )
 _TOPIC_TRIM_START = re.compile(
     r"^(?:about|on|to|regarding|concerning|the (?:topic|subject) of|anything (?:about|to do with)|"
-    r"questions? (?:about|on|related to|regarding)|things? (?:about|related to)|topics? (?:like|such as)|"
+    r"(?:questions?|requests?)(?: and (?:questions?|requests?))? (?:about|on|related to|regarding)|things? (?:about|related to)|"
+    r"topics? (?:like|such as)|"
     r"matters? of|"
     r"the|a|an|some|any|your|their|our)\s+",
     re.IGNORECASE,
@@ -214,6 +227,7 @@ def parse_instruction(text: str | None) -> GatingRules:
     found_roles = [m.group(1).lower() for m in _ROLE.finditer(flat)]
     # "You are the car's assistant": "Car, find a petrol station" calls it.
     found_roles += [m.group(1).lower() for m in _OWNER_ROLE.finditer(flat)]
+    found_roles += [m.group(1).lower() for m in _DEVICE_ROLE.finditer(flat)]
     roles = tuple(r for r in _dedupe((*GENERIC_ROLES, *found_roles)) if r not in known)
     return GatingRules(
         topics=topics,
@@ -268,6 +282,10 @@ def _topics(flat: str, names: tuple[str, ...]) -> tuple[str, ...]:
         spans.append(rest[: end.start()] if end else rest)
     for m in _COMES_UP.finditer(flat):
         spans.append(m.group(1))
+    for m in _ONLY_TOPIC.finditer(flat):
+        spans.append(m.group(1))
+    # "role-playing games such as Dungeons & Dragons": the subject and its examples.
+    spans = [_EXAMPLES.sub(", ", span) for span in spans]
     topics: list[str] = []
     for span in spans:
         found: list[str] = []

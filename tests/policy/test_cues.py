@@ -61,6 +61,11 @@ from chimein.policy.cues import analyse
         ("Set a timer for ten minutes, okay?", "command"),
         ("It's two hundred degrees, right?", "statement"),
         ("What time is it, please?", "question"),
+        # invitations and questions among the household are for the people present
+        ("Want to come to the quiz night on Thursday?", "social"),
+        ("fancy a walk after lunch", "social"),
+        ("whose turn is it to feed the rabbit", "social"),
+        ("Want to know how long to steep green tea?", "social"),
     ],
 )
 def test_request_kind(text: str, kind: str) -> None:
@@ -94,6 +99,7 @@ def test_question_to_a_person(text: str, person: str | None) -> None:
         ("What time is it, Nova?", True),
         ("Okay Nova, remind me to water the plants.", True),
         ("can you add milk to the list nova", True),
+        ("so like nova what's on the calendar", True),  # a filler before the name, no comma
         ("Nova and her brother went out.", False),
         ("Nova is broken again.", False),
         ("I asked Nova yesterday.", False),
@@ -115,6 +121,8 @@ def test_name_used_to_address_or_mentioned(text: str, called: bool) -> None:
         ("Hey, Chef! Can you convert grams to cups?", True, False),
         ("HEY CHEF. Timer for five minutes.", True, False),
         ("Okay, hey chef: is this cooked?", True, False),
+        ("like hey chef how hot should the pan be", True, False),  # "like" as a filler, not "words like"
+        ("It has words like hey chef on the box.", False, True),
         ("She always says hey chef when she walks in.", False, True),
         ("The head chef is amazing.", False, False),
         ("Hey Chris, pass the salt.", False, False),

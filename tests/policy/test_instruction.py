@@ -80,6 +80,30 @@ def test_a_role_named_by_its_owner_calls_the_assistant() -> None:
     assert "car" in parse_instruction("You are the car's assistant. Only respond when someone in the car talks to you.").roles
 
 
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        ("You are the assistant built into the bathroom mirror. Only respond when someone talks to you.", "mirror"),
+        ("You are the voice assistant in the kitchen radio; answer only when someone is talking to you.", "radio"),
+    ],
+)
+def test_the_device_it_is_built_into_calls_the_assistant(text: str, role: str) -> None:
+    rules = parse_instruction(text)
+    assert role in rules.roles and rules.only_when_addressed
+
+
+def test_a_place_it_sits_in_is_no_role() -> None:
+    assert parse_instruction("You are a helpful assistant in a shared student flat.").roles == ("assistant", "computer")
+
+
+def test_an_unquoted_wake_phrase_after_a_colon() -> None:
+    assert parse_instruction("Wake word: hey Juniper. Stay silent otherwise.").wake_phrases == ("hey juniper",)
+
+
+def test_a_sync_is_a_meeting() -> None:
+    assert parse_instruction("You listen in on the design team's daily sync.").meeting
+
+
 def test_speaking_to_it_by_its_name_is_name_gating() -> None:
     rules = parse_instruction("Your name is Otto. Only respond when someone speaks to you as Otto.")
     assert rules.names == ("Otto",) and rules.name_required
@@ -94,6 +118,8 @@ def test_speaking_to_it_by_its_name_is_name_gating() -> None:
         ("You're mounted on the wall of a small pottery studio; help the potters with their craft.", ("craft",)),
         ("Speak up only about knitting: patterns, yarn and needles.",
          ("knitting", "knitting: patterns", "knitting: yarn", "knitting: needles")),
+        ("Cycling questions only (road and track).", ("Cycling",)),
+        ("Respond only to questions and requests about card games such as bridge.", ("card games", "bridge")),
     ],
 )
 def test_topic_lists_share_their_object_and_keep_their_elaboration(text: str, topics: tuple[str, ...]) -> None:
