@@ -88,6 +88,15 @@ class Script:
         self.feed(ev.ReplyAudible(respond.reply_id))
         return respond.reply_id
 
+    def quiet_speech_over_answer(self, level_db: float = -40.0, *, answer_words: str | None = None) -> tuple[str, list[ev.Action]]:
+        """An answer playing (its turn at -20 dB) and, from 5.0 s, speech at ``level_db`` over it;
+        returns the reply id and the actions of that speech's start."""
+        rid = self.answered(1.0, 2.0, level_db=-20.0)
+        if answer_words is not None:
+            self.senses.spoken[rid] = answer_words
+        self.at(5.2)
+        return rid, self.feed(ev.Started(5.0, level_db))
+
 
 def of(actions: list[ev.Action], kind: type) -> list:
     return [a for a in actions if isinstance(a, kind)]

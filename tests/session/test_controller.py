@@ -453,9 +453,7 @@ def test_an_echo_the_canceller_removed_resumes_the_answer():
 
 def test_quiet_speech_over_the_answer_is_chatter():
     s = Script(proactive=True)
-    s.answered(1.0, 2.0, level_db=-20.0)
-    s.at(5.2)
-    started = s.feed(ev.Started(5.0, -40.0))
+    _, started = s.quiet_speech_over_answer(-40.0)
     assert not of(started, ev.Hold) and emitted(started, "overlap_ignored")
     check = one(s.feed(ev.Ended(6.0, audio(1.2))), ev.CheckCall)  # heard to its end: is it a call?
     assert s.state == "speaking"
@@ -469,9 +467,7 @@ def test_with_proactive_audio_off_quiet_speech_over_the_answer_is_a_turn():
     """#11, never deaf: a plain voice assistant answers every completed turn; a far speaker who
     talks over the answer does not hold it at once (too quiet), but is answered when done."""
     s = Script()
-    rid = s.answered(1.0, 2.0, level_db=-20.0)
-    s.at(5.2)
-    started = s.feed(ev.Started(5.0, -40.0))
+    rid, started = s.quiet_speech_over_answer(-40.0)
     assert not of(started, ev.Hold)
     s.feed(ev.ReplyFinished(rid, heard_until_s=5.5))
     check = one(s.feed(ev.Ended(8.0, audio(3.0))), ev.CheckCall)
@@ -482,9 +478,7 @@ def test_with_proactive_audio_off_quiet_speech_over_the_answer_is_a_turn():
 
 def test_with_proactive_audio_off_quiet_speech_ending_with_the_answer_may_be_its_echo():
     s = Script()
-    rid = s.answered(1.0, 2.0, level_db=-20.0)
-    s.at(5.2)
-    s.feed(ev.Started(5.0, -40.0))
+    rid, _ = s.quiet_speech_over_answer(-40.0)
     check = one(s.feed(ev.Ended(6.0, audio(1.0))), ev.CheckCall)
     s.feed(ev.ReplyFinished(rid, heard_until_s=5.9))
     checked = s.feed(ev.CallChecked(check.check_id, "there are seven days in a week", None))
@@ -493,10 +487,7 @@ def test_with_proactive_audio_off_quiet_speech_ending_with_the_answer_may_be_its
 
 def test_with_proactive_audio_off_the_answer_coming_back_quietly_is_still_dropped():
     s = Script()
-    rid = s.answered(1.0, 2.0, level_db=-20.0)
-    s.senses.spoken[rid] = "The capital of France is Paris, a city on the Seine."
-    s.at(5.2)
-    s.feed(ev.Started(5.0, -45.0))
+    rid, _ = s.quiet_speech_over_answer(-45.0, answer_words="The capital of France is Paris, a city on the Seine.")
     check = one(s.feed(ev.Ended(6.0, audio(1.0))), ev.CheckCall)
     s.feed(ev.ReplyFinished(rid, heard_until_s=5.2))
     checked = s.feed(ev.CallChecked(check.check_id, "the capital of France is Paris", None))
@@ -507,9 +498,7 @@ def test_a_quiet_participant_calling_the_assistant_over_its_answer_interrupts_it
     """Level never drops a call by name (#11): the far end of the table says "Hey Pip, ..." while
     the answer plays, too quietly to hold the answer for."""
     s = Script()
-    rid = s.answered(1.0, 2.0, level_db=-20.0)
-    s.at(5.2)
-    s.feed(ev.Started(5.0, -40.0))
+    rid, _ = s.quiet_speech_over_answer(-40.0)
     check = one(s.feed(ev.Ended(6.5, audio(1.5))), ev.CheckCall)
     checked = s.feed(ev.CallChecked(check.check_id, "Hey Pip, play some music.", "name"))
     assert one(checked, ev.Interrupt).reply_id == rid
@@ -523,10 +512,7 @@ def test_a_quiet_participant_calling_the_assistant_over_its_answer_interrupts_it
 
 def test_the_answer_saying_its_own_name_back_through_a_loudspeaker_is_no_call():
     s = Script()
-    rid = s.answered(1.0, 2.0, level_db=-20.0)
-    s.senses.spoken[rid] = "Pip here, water the fern once a week."
-    s.at(5.2)
-    s.feed(ev.Started(5.0, -45.0))
+    rid, _ = s.quiet_speech_over_answer(-45.0, answer_words="Pip here, water the fern once a week.")
     check = one(s.feed(ev.Ended(6.0, audio(1.0))), ev.CheckCall)
     checked = s.feed(ev.CallChecked(check.check_id, "Pip here, water the fern", "name"))
     assert "own words" in emitted(checked, "ignored")[0]["reason"] and not of(checked, ev.Interrupt)
@@ -534,9 +520,7 @@ def test_the_answer_saying_its_own_name_back_through_a_loudspeaker_is_no_call():
 
 def test_a_call_checked_after_the_answer_ended_is_still_a_turn():
     s = Script()
-    rid = s.answered(1.0, 2.0, level_db=-20.0)
-    s.at(5.2)
-    s.feed(ev.Started(5.0, -40.0))
+    rid, _ = s.quiet_speech_over_answer(-40.0)
     check = one(s.feed(ev.Ended(6.0, audio(1.0))), ev.CheckCall)
     s.feed(ev.ReplyFinished(rid, heard_until_s=6.1))
     checked = s.feed(ev.CallChecked(check.check_id, "Computer, what time is it?", "role"))
