@@ -171,7 +171,8 @@ _GENERIC_WORDS = {
 }
 _CONTINUATION_START = ("and", "so", "but", "also", "or", "then", "what about", "how about", "what if", "and what", "and how")
 _SAY_VERBS = {"say", "says", "said", "saying", "call", "calls", "called", "word", "words", "phrase", "like", "shout", "shouts", "yell"}
-_WAKE_FILLERS = {"ok", "so", "um", "uh", "oh", "and", "well", "alright", "yeah", "hmm", "right", "now", "please", "like"}
+_WAKE_FILLERS = {"ok", "so", "um", "uh", "oh", "and", "well", "alright", "yeah", "hmm", "right", "now", "please", "like",
+                 "i'm"}  # "um" is often written "I'm" at the start of a turn
 _VARIANTS = {"okay": "ok", "o.k.": "ok", "k": "ok", "hay": "hey", "heya": "hey"}
 
 
@@ -455,7 +456,11 @@ def _wake(tokens: list[str], phrases: tuple[str, ...]) -> tuple[str | None, bool
         if t in _BOUNDARY or t == ",":
             pending = True
             continue
-        words.append(_VARIANTS.get(t.lower(), t.lower()))
+        low = _VARIANTS.get(t.lower(), t.lower())
+        if low == "ok" and words and words[-1] in ("go", "o") and not pending:
+            words[-1] = "ok"  # "okay" heard as "Go K" / "O K"
+            continue
+        words.append(low)
         boundary_before.append(pending)
         pending = False
     passing = False
@@ -519,9 +524,29 @@ def _sound(word: str) -> str:
 
 
 def _sounds_like(word: str, names: set[str]) -> bool:
-    """``word`` is one of ``names`` as a recogniser may spell it (names of three letters or more)."""
+    """``word`` is one of ``names`` as a recogniser may spell it (names of three letters or more):
+    the same sound key, or the same key but for its first letter when three letters remain
+    ("Bren" for "Wren": the recogniser's commonest slip on a name is its first consonant)."""
     key = _sound(word)
-    return len(key) >= 3 and any(len(n) >= 3 and _sound(n) == key for n in names)
+    if len(key) < 3:
+        return False
+    for name in names:
+        other = _sound(name)
+        if len(other) < 3:
+            continue
+        if other == key:
+            return True
+        if max(len(key), len(other)) < 4:
+            continue  # "Ben" and "Ken": too short to tell a slip from another name
+        stems = {key, _without_onset(key)} & {other, _without_onset(other)}
+        if any(len(stem) >= 3 for stem in stems):
+            return True
+    return False
+
+
+def _without_onset(key: str) -> str:
+    """A sound key without its first consonant, if it starts with one."""
+    return key[1:] if key[:1] not in "aeiou" else key
 
 
 #: What a recogniser glues in front of a role it heard after a hesitation ("Unassistant" for "Um, assistant").

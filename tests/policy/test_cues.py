@@ -122,6 +122,7 @@ def test_name_used_to_address_or_mentioned(text: str, called: bool) -> None:
         ("HEY CHEF. Timer for five minutes.", True, False),
         ("Okay, hey chef: is this cooked?", True, False),
         ("like hey chef how hot should the pan be", True, False),  # "like" as a filler, not "words like"
+        ("I'm hey chef, is the oven hot?", True, False),  # a spoken "um" written as "I'm"
         ("It has words like hey chef on the box.", False, True),
         ("She always says hey chef when she walks in.", False, True),
         ("The head chef is amazing.", False, False),
@@ -132,6 +133,25 @@ def test_wake_phrase_variants(text: str, wake: bool, passing: bool) -> None:
     cues = analyse(text, wake_phrases=("hey chef",))
     assert (cues.wake == "hey chef") is wake
     assert cues.wake_in_passing is passing
+
+
+def test_okay_heard_as_go_k_is_still_the_wake_phrase() -> None:
+    assert analyse("Go K juniper. What's on the calendar?", wake_phrases=("okay juniper",)).wake == "okay juniper"
+
+
+@pytest.mark.parametrize(
+    ("text", "names", "called"),
+    [
+        ("Bren, what can I use instead of butter?", ("Wren",), True),  # the first consonant misheard
+        ("Kiona, set a timer.", ("Fiona",), True),
+        ("Ben, can you pass the salt?", ("Ken",), False),  # three letters: another name, not a slip
+        ("Maria, do you want pizza tonight?", ("Nova",), False),
+    ],
+)
+def test_a_name_misheard_in_its_first_sound_still_calls_the_assistant(text: str, names: tuple[str, ...], called: bool) -> None:
+    cues = analyse(text, names=names)
+    assert (cues.assistant_vocative is not None) is called
+    assert (cues.to_person is None) is called
 
 
 def test_ok_and_okay_are_the_same_wake_phrase() -> None:
