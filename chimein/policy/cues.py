@@ -112,6 +112,8 @@ _SOCIAL_AFTER_YOU = {
     "watch", "watched", "say", "said", "hear", "know",
 }
 _INFO_AFTER_CAN_YOU = _COMMAND_VERBS | {"please", "quickly", "also", "just"}
+_MISPLACED = r"(?:put|left|leave|parked|park|hid|hide|dropped|drop|lost|kept|keep|stashed)"
+_WHERE_I_LEFT = re.compile(rf"\bwhere (?:did )?(?:i|we) {_MISPLACED}\b")
 _SOCIAL_WH = re.compile(
     r"^(?:what|how|where|when|who|why)(?:'s)?(?:\s+(?:much|many|long|often|far))?\s+(?:did|were|was|are|have|had|will|would)\s+(?:you|we|u)\b(?!\s+(?:say|said|mean|suggest|recommend))|"
     # "is that one any better?", "can I see it?": about a thing the people are looking at
@@ -119,7 +121,9 @@ _SOCIAL_WH = re.compile(
     r"^(?:what|who|which|where|how)(?:\s+\w+){0,2}\s+do\s+(?:you|u)\s+(?:think|want|like|prefer|mean|feel|fancy|love|reckon|say)\b|"
     r"^(?:what|who|how|where)(?:'s| is| was| are| were)\s+(?:your|ur)\b|^how(?:'s| is| are| was)\s+(?:it going|things|you|everyone|everything)\b|"
     r"^(?:what|why)\s+(?:happened|'s wrong|is wrong|'s up|is up|'s going on)\b|^what's\s+(?:wrong|up|going on)\b|"
-    r"^how come\b|^why not\b|^whose (?:turn|job|go|round)\b|^(?:what|how) about (?:you|we|us)\b|^why\s+(?:did|are|were|do|would)\s+(?:you|u)\b|"
+    r"^how come\b|^why not\b|^whose (?:turn|job|go|round)\b|"
+    # "where did I put my keys?": where the speaker left something, for the people who saw it
+    rf"^(?:where (?:did )?(?:i|we) {_MISPLACED}\b)|^(?:what|how) about (?:you|we|us)\b|^why\s+(?:did|are|were|do|would)\s+(?:you|u)\b|"
     # "who wants coffee?", "who left the lights on?", "who's coming tonight?": about the people present
     r"^who(?:'s| is| are| was)?\s+(?:wants?|needs?|left|took|ate|finished|drank|broke|forgot|used|moved|parked|"
     r"has|had|going|coming|taking|doing|up for|joining|bringing|driving|cooking|paying|hungry|ready|in)\b",
@@ -266,6 +270,8 @@ def _segment_kind(seg: str, mark: str, names: set[str]) -> RequestKind:
     if first in _AUX and second in ("you", "u", "ya", "we", "y'all", "he", "she"):
         if second in ("you", "u", "ya") and first in ("can", "could", "would", "will", "won't") and third in _INFO_AFTER_CAN_YOU:
             return "question"
+        if second in ("you", "u") and third == "know" and _WHERE_I_LEFT.search(rest):
+            return "social"  # "do you know where I put my keys?": only someone who saw can tell
         if second in ("you", "u") and third in ("know", "have") and re.match(
             r"(?:do|does|did) (?:you|u) (?:know (?:how|what|why|when|where|which|who|whether|if|any|anything|a|the|of)|"
             r"have (?:any|an|a) (?:idea|clue|tip|tips|recipe|suggestion|suggestions|recommendation))\b",

@@ -66,6 +66,10 @@ from chimein.policy.cues import analyse
         ("fancy a walk after lunch", "social"),
         ("whose turn is it to feed the rabbit", "social"),
         ("Want to know how long to steep green tea?", "social"),
+        # where the speaker left something: for whoever saw it, not for the assistant
+        ("Do you know where I left my glasses?", "social"),
+        ("where did we park the car", "social"),
+        ("Where do I put the filter?", "question"),
     ],
 )
 def test_request_kind(text: str, kind: str) -> None:
