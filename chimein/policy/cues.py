@@ -487,8 +487,6 @@ def _wake(tokens: list[str], phrases: tuple[str, ...]) -> tuple[str | None, bool
                 continue
             if boundary_before[i]:
                 return phrase, False
-            if i + n == len(words) and boundary_before[i]:
-                return phrase, False
             passing = True
     return None, passing
 
