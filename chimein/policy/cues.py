@@ -113,7 +113,8 @@ _SOCIAL_AFTER_YOU = {
 }
 _INFO_AFTER_CAN_YOU = _COMMAND_VERBS | {"please", "quickly", "also", "just"}
 _MISPLACED = r"(?:put|left|leave|parked|park|hid|hide|dropped|drop|lost|kept|keep|stashed)"
-_WHERE_I_LEFT = re.compile(rf"\bwhere (?:did )?(?:i|we) {_MISPLACED}\b")
+_WHERE_I_LEFT_TEXT = rf"where (?:did )?(?:i|we) {_MISPLACED}\b"
+_WHERE_I_LEFT = re.compile(rf"\b{_WHERE_I_LEFT_TEXT}")
 _SOCIAL_WH = re.compile(
     r"^(?:what|how|where|when|who|why)(?:'s)?(?:\s+(?:much|many|long|often|far))?\s+(?:did|were|was|are|have|had|will|would)\s+(?:you|we|u)\b(?!\s+(?:say|said|mean|suggest|recommend))|"
     # "is that one any better?", "can I see it?": about a thing the people are looking at
@@ -123,7 +124,7 @@ _SOCIAL_WH = re.compile(
     r"^(?:what|why)\s+(?:happened|'s wrong|is wrong|'s up|is up|'s going on)\b|^what's\s+(?:wrong|up|going on)\b|"
     r"^how come\b|^why not\b|^whose (?:turn|job|go|round)\b|"
     # "where did I put my keys?": where the speaker left something, for the people who saw it
-    rf"^(?:where (?:did )?(?:i|we) {_MISPLACED}\b)|^(?:what|how) about (?:you|we|us)\b|^why\s+(?:did|are|were|do|would)\s+(?:you|u)\b|"
+    rf"^{_WHERE_I_LEFT_TEXT}|^(?:what|how) about (?:you|we|us)\b|^why\s+(?:did|are|were|do|would)\s+(?:you|u)\b|"
     # "who wants coffee?", "who left the lights on?", "who's coming tonight?": about the people present
     r"^who(?:'s| is| are| was)?\s+(?:wants?|needs?|left|took|ate|finished|drank|broke|forgot|used|moved|parked|"
     r"has|had|going|coming|taking|doing|up for|joining|bringing|driving|cooking|paying|hungry|ready|in)\b",
