@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from chimein.generation.scheduler import loop_view
+from chimein.perception.audio import INPUT_RATE
 from chimein.policy.hints import recognition_hints
 from chimein.policy.instruction import GatingRules
 from chimein.policy.turns import split_reason
@@ -35,6 +36,8 @@ class HeardTurn:
 
 KEPT_TURN_TRANSCRIPTIONS = 4
 """Transcriptions of the latest turns kept for a split to reuse (it only ever needs the last one)."""
+MAX_SPLIT_BOUNDARIES = 3
+"""Pauses a carried turn is checked across for a new voice or a clear gap, newest first."""
 
 _RECOGNISER_THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="chimein-asr")
 """Recogniser calls wait for the one shared model in threads of their own, not in the loop's
@@ -162,28 +165,42 @@ class Recognition:
     async def _split_if_new_turn(self, turn: ev.UserTurn) -> tuple[str | None, str | None, np.ndarray | None]:
         """Carried speech in a new voice or after a clear gap is a turn of its own (policy/turns.py):
         returns (why, the earlier speech's words, the new speech's voice print) and leaves the new
-        speech alone in ``turn.audio``; (None, None, None) when it stays one turn."""
-        earlier, own = turn.earlier, turn.own_audio
-        if earlier is None or earlier.audio is None or own is None or not len(own) or turn.own_start_s is None:
-            return None, None, None
-        gap_s = turn.own_start_s - earlier.end_s
-        why, now = split_reason(gap_s, None), None  # a clear gap splits whoever speaks: no voice prints
-        if why is None:
-            # Compare with the last speaker before this one: the earlier turn's own part when it was
-            # itself carried (A, then B, then A again, each before an answer began).
-            last = earlier.own_audio if earlier.own_audio is not None and len(earlier.own_audio) else earlier.audio
-            before, now = await asyncio.gather(
-                asyncio.to_thread(self._services.speakers.embed, last),
-                asyncio.to_thread(self._services.speakers.embed, own),
-            )
-            similarity = None if before is None or now is None else float(np.dot(before, now))
-            why = split_reason(gap_s, similarity)
-            if why is None:
+        speech alone in ``turn.audio``; (None, None, None) when it stays one turn.
+
+        A carried turn may continue speech that was itself carried (A, then B's "Hey chef," too short
+        for a voice print, then B's question): when the newest boundary does not split, the older ones
+        are checked with all the speech after them, so B's words never stay joined to A's."""
+        link, checked = turn, 0
+        while checked < MAX_SPLIT_BOUNDARIES:
+            earlier = link.earlier
+            if earlier is None or earlier.audio is None or link.own_audio is None or not len(link.own_audio) \
+                    or link.own_start_s is None:
                 return None, None, None
+            checked += 1
+            since = _audio_since(turn, link)
+            gap_s = link.own_start_s - earlier.end_s
+            why, now = split_reason(gap_s, None), None  # a clear gap splits whoever speaks: no voice prints
+            if why is None:
+                # Compare with the last speaker before this one: the earlier turn's own part when it was
+                # itself carried (A, then B, then A again, each before an answer began).
+                last = earlier.own_audio if earlier.own_audio is not None and len(earlier.own_audio) else earlier.audio
+                before, now = await asyncio.gather(
+                    asyncio.to_thread(self._services.speakers.embed, last),
+                    asyncio.to_thread(self._services.speakers.embed, since),
+                )
+                similarity = None if before is None or now is None else float(np.dot(before, now))
+                why = split_reason(gap_s, similarity)
+            if why is not None:
+                break
+            link = earlier
+        else:
+            return None, None, None
         words = earlier.text
         if not words:
             words = (await self._transcription_of(earlier)).text.strip()
-        turn.audio = own
+        turn.audio = since
+        if link is not turn:  # split at an older boundary: the new turn starts where that speech did
+            turn.earlier, turn.own_start_s, turn.own_audio = earlier, link.own_start_s, since
         return why, words, now
 
     async def _transcription_of(self, turn: ev.UserTurn) -> Any:
@@ -226,3 +243,21 @@ class Recognition:
             action.text, speaker=action.speaker if self._options.diarization else None, start_s=action.start_s,
             end_s=action.end_s, language=language,
             words=[(w.text, start + w.start_s, start + w.end_s) for w in words] if self._options.word_timestamp else None)
+
+
+def _audio_since(turn: ev.UserTurn, link: ev.UserTurn) -> np.ndarray:
+    """The speech from ``link``'s own start to the end of ``turn`` (``link`` is ``turn`` or speech
+    it continues): cut from the turn's continuous audio, else its utterances end to end."""
+    assert link.own_audio is not None and turn.own_audio is not None and turn.audio is not None
+    if link is turn:
+        return link.own_audio
+    if turn.carry_start_s is not None and link.own_start_s is not None:
+        offset = int(round((link.own_start_s - turn.carry_start_s) * INPUT_RATE))
+        if 0 < offset < len(turn.audio) - len(turn.own_audio):
+            return turn.audio[offset:]
+    parts, step = [], turn
+    while step is not link and step is not None and step.own_audio is not None:
+        parts.append(step.own_audio)
+        step = step.earlier
+    parts.append(link.own_audio)
+    return np.concatenate(parts[::-1])

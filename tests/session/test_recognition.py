@@ -101,6 +101,51 @@ async def test_after_a_clear_gap_the_earlier_voice_is_not_embedded():
     assert voices.embedded == [len(own)]  # only the new speech's own voice print
 
 
+class ShortVoices(Voices):
+    """As :class:`Voices`, but no voice print for clips under 0.6 s (too short to say, as the real one)."""
+
+    def embed(self, audio: np.ndarray) -> np.ndarray | None:  # type: ignore[override]
+        return None if len(audio) < 0.6 * 16000 else super().embed(audio)
+
+
+async def test_a_new_voice_is_split_off_even_when_its_first_words_were_too_short_to_tell():
+    """A speaks; B says "Hey chef," (too short for a voice print), pauses, asks: each utterance was
+    carried onto the last before any answer began. The boundary between B's two utterances cannot
+    tell, so the one before it is checked with all of B's speech, and B's words become B's turn."""
+    asr, voices = BusyAsr(["Hey chef, how long do I boil an egg?"]), ShortVoices()
+    asr.gate.set()
+    recognition = _recognition(asr, voices)
+    a = ev.UserTurn(1, audio=_clip(1.0), start_s=1.0, end_s=2.0, text="So the meeting moved to Thursday.")
+    b1 = ev.UserTurn(2, audio=_clip(2.0), start_s=1.0, end_s=3.0, carry_start_s=1.0, earlier=a,
+                     own_start_s=2.5, own_audio=_clip(0.5))
+    b2 = ev.UserTurn(3, audio=_clip(4.0), start_s=1.0, end_s=5.0, carry_start_s=1.0, earlier=b1,
+                     own_start_s=3.5, own_audio=_clip(1.5))
+    heard = await recognition.hear_turn(b2)
+    assert heard.split is not None and heard.split.startswith("a new voice"), heard.split
+    assert heard.earlier_text == "So the meeting moved to Thursday."
+    assert len(b2.audio) == int(2.5 * 16000)  # from B's first words to the end, not A's
+    assert b2.earlier is a and b2.own_start_s == 2.5
+    assert heard.transcription.text == "Hey chef, how long do I boil an egg?"
+
+
+class OneVoice(ShortVoices):
+    def embed(self, audio: np.ndarray) -> np.ndarray | None:  # type: ignore[override]
+        return None if len(audio) < 0.6 * 16000 else np.array([1.0, 0, 0, 0], np.float32)
+
+
+async def test_one_speaker_pausing_twice_stays_one_turn():
+    asr = BusyAsr(["I think that we should go now."])
+    asr.gate.set()
+    recognition = _recognition(asr, OneVoice())
+    a = ev.UserTurn(1, audio=_clip(1.0), start_s=1.0, end_s=2.0, text="I think")
+    a2 = ev.UserTurn(2, audio=_clip(2.0), start_s=1.0, end_s=3.0, carry_start_s=1.0, earlier=a,
+                     own_start_s=2.5, own_audio=_clip(0.5))
+    a3 = ev.UserTurn(3, audio=_clip(3.0), start_s=1.0, end_s=4.0, carry_start_s=1.0, earlier=a2,
+                     own_start_s=3.0, own_audio=_clip(1.0))
+    heard = await recognition.hear_turn(a3)
+    assert heard.split is None and len(a3.audio) == 3 * 16000 and a3.earlier is a2
+
+
 async def test_a_continued_turn_reuses_its_pause_transcription_unless_it_is_split():
     """A turn that went on after a pause was transcribed at that pause from its first words (#12):
     the joined line is not decoded again, unless the new speech proves to be someone else's."""
