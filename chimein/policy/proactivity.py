@@ -25,7 +25,8 @@ Decision JSON (``Decision.to_json``), the fields the server log, the event strea
 the nearest other everyday subject's, policy/topics.py), ``similarity`` (that topic cosine),
 ``context_relevance`` (the turn with its previous turns), ``follow_up_relevance``,
 ``request`` (0 statement .. 1 explicit request), ``addressed_to_person``,
-``addressed_to_assistant`` and ``after_assistant`` (0/1).
+``addressed_to_assistant`` and ``after_assistant`` (0/1), and ``judged`` (0/1) when a language
+model decided a borderline topic turn (``judged`` rule, policy/judge.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from chimein.policy.cues import Cues, analyse
 from chimein.policy.embedding import TextEmbedder
 from chimein.policy.instruction import GatingRules, answer_instruction, parse_instruction
+from chimein.policy.judge import TurnJudge, in_middle_band
 from chimein.policy.topics import TopicScorer
 
 __all__ = [
@@ -74,6 +76,7 @@ RULES = (
     "wake_phrase",
     "addressed_request",
     "follow_up",
+    "judged",
     "off_topic",
     "not_addressed",
     "addressed_to_person",
@@ -171,10 +174,12 @@ class ProactivityPolicy:
         embedder: TextEmbedder | None = None,
         enabled: bool = True,
         thresholds: Thresholds | None = None,
+        judge: TurnJudge | None = None,
     ) -> None:
         self.rules: GatingRules = parse_instruction(instruction)
         self.enabled = enabled
         self.thresholds = thresholds or Thresholds()
+        self.judge = judge if self.rules.topics else None  # only topic decisions are ever judged
         self._embedder = embedder
         self._topics: TopicScorer | None = None
         self._anchors: tuple[str, ...] = ()
@@ -183,11 +188,29 @@ class ProactivityPolicy:
             self._anchors = topic_anchors(self.rules)
             self._topics = TopicScorer(self._anchors, self._embedder)
 
-    def decide(self, utterance: str, context: Sequence[Turn] = ()) -> Decision:
-        """Answer or not for ``utterance``; ``context`` = earlier turns, oldest first."""
+    def decide(self, utterance: str, context: Sequence[Turn] = (), *, consult_judge: bool = True) -> Decision:
+        """Answer or not for ``utterance``; ``context`` = earlier turns, oldest first.
+
+        With a judge (policy/judge.py), a topic decision near the threshold is the judge's (a
+        blocking call to its model); ``consult_judge=False`` keeps the embedded decision.
+        """
         if not self.enabled:
             return Decision(True, "proactivity_off", "answering: proactivity is off, every turn is answered")
-        return decide_from_features(self.rules, self.features(utterance, context), self.thresholds)
+        decision = decide_from_features(self.rules, self.features(utterance, context), self.thresholds)
+        if self.judge is None or not consult_judge or not in_middle_band(
+                decision.rule, decision.scores.get("relevance"), self.thresholds.topic, self.judge.band):
+            return decision
+        verdict, said = self.judge.verdict(self.rules.source or "", context, utterance)
+        if verdict is None:
+            return Decision(decision.answer, decision.rule,
+                            f"{decision.reason}; the language model at {self.judge.where} gave no verdict ({said})",
+                            decision.scores)
+        scores = {**decision.scores, "judged": 1.0 if verdict else 0.0}
+        if verdict:
+            return Decision(True, "judged", f"answering: the language model at {self.judge.where} judged this borderline "
+                            f"turn for the assistant (embedded policy: {decision.reason})", scores)
+        return Decision(False, "judged", f"stayed silent: the language model at {self.judge.where} judged this borderline "
+                        f"turn not for the assistant (embedded policy: {decision.reason})", scores)
 
     def features(self, utterance: str, context: Sequence[Turn] = (), *, with_context: bool | None = None) -> Features:
         """Cues and relevance scores of one turn (one or two embeddings with topics, <1 ms without).

@@ -13,6 +13,7 @@ Path of a spoken turn: audio -> Hearing (echo, history, VAD) -> Started/Paused/E
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections import deque
@@ -91,7 +92,8 @@ class LiveSession:
         self.tools = ToolUse.for_session(  # None without declared functions; refuses what the LLM cannot call
             setup.tools, self.llm, meter=self.meter, send=self._put, emit=self._emit, spawn=self._spawn,
             ask_for_answer=self._ask_for_answer, replying=lambda: self.controller.current is not None)
-        self.policy = ProactivityPolicy(setup.system_instruction, embedder=services.embedder) if setup.proactive_audio else None
+        self.policy = ProactivityPolicy(setup.system_instruction, embedder=services.embedder,
+                                        judge=services.judge) if setup.proactive_audio else None
         self.answer_instruction = answer_instruction(setup.system_instruction)
         self.rules = self.policy.rules if self.policy is not None else parse_instruction(setup.system_instruction)
         self.recognition = Recognition(services, setup, self.rules)  # Whisper biased to the instruction's words
@@ -331,7 +333,7 @@ class LiveSession:
             context = [Turn(e.speaker, e.text) for e in self.memory.recent()]
             if heard.earlier_text and not (turn.earlier and turn.earlier.remembered):
                 context.append(Turn("user", heard.earlier_text))
-            decision = await asyncio.to_thread(self.policy.decide, text, context)
+            decision = await asyncio.to_thread(functools.partial(self.policy.decide, text, context, consult_judge=False))
             overrule = decision.rule if overrules_level(decision.rule, decision.answer) else None
         self._feed(ev.TurnTranscribed(turn.id, heard.transcription.text, speech_level_db(audio), voiced_seconds(audio),
                                       len(audio) / INPUT_RATE, heard.embedding, overrule=overrule, split=heard.split,

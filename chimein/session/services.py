@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chimein.generation.llm import LanguageModel, create_language_model
+from chimein.generation.llm import ChatMessage, LanguageModel, OpenAICompatibleLLM, create_language_model
 from chimein.generation.tts import OUTPUT_RATE, Synthesizer, shared_synthesizer
 from chimein.perception.asr import SpeechRecognizer
 from chimein.perception.audio import resample
@@ -21,6 +21,7 @@ from chimein.perception.speakers import SpeakerEmbedder
 from chimein.perception.turn import SmartTurn
 from chimein.perception.vad import SileroVad
 from chimein.policy.embedding import TextEmbedder
+from chimein.policy.judge import TurnJudge
 from chimein.usage.ledger import Ledger, open_ledger
 
 OWN_VOICE_SAMPLE = (
@@ -38,6 +39,8 @@ class Services:
     embedder: TextEmbedder
     speakers: SpeakerEmbedder
     ledger: Ledger | None
+    judge: TurnJudge | None = None
+    """With ``--llm-url``: that model judges borderline topic decisions (policy/judge.py)."""
     _synths: dict[str, Synthesizer] = field(default_factory=dict)
     _own_voices: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -63,6 +66,7 @@ class Services:
         llm_url: str | None = None,
         llm_model: str | None = None,
         llm_api_key: str | None = None,
+        llm_judge: bool = True,
         ledger_url: str | None = None,
         voices: tuple[str, ...] = ("joe", "heart"),
         progress: Callable[[str], None] | None = None,
@@ -84,9 +88,25 @@ class Services:
             loaded[label] = load()
             say(f"[{i}/{total}] loaded {label} in {time.perf_counter() - started:.1f}s")
         services = cls(*loaded.values())  # type: ignore[arg-type]
+        if llm_url and llm_url.strip() and llm_judge:
+            services.judge = language_model_judge(llm_url.strip(), llm_model, llm_api_key)
         for j, voice in enumerate(voices, len(steps) + 1):
             started = time.perf_counter()
             services.synthesizer(voice).synthesize("Ready.")  # warm: first call builds caches
             services.own_voice_print(voice)  # ready before the first overlap is judged
             say(f"[{j}/{total}] loaded voice {voice} in {time.perf_counter() - started:.1f}s")
         return services
+
+
+def language_model_judge(url: str, model: str | None = None, api_key: str | None = None) -> TurnJudge:
+    """A judge that asks the OpenAI-compatible server at ``url`` (its own connection and queue, no
+    speaking-style prompt, temperature 0, and a short timeout: a slow judge leaves the decision to
+    the embedded policy)."""
+    backend = OpenAICompatibleLLM(url, model=model, api_key=api_key, style_prompt=None, temperature=0.0,
+                                  connect_timeout_s=2.0, read_timeout_s=8.0)
+
+    def ask(system: str, user: str) -> str:
+        messages = [ChatMessage("system", system), ChatMessage("user", user)]
+        return "".join(backend.stream_reply(messages, max_tokens=4))
+
+    return TurnJudge(ask, where=backend.endpoint)

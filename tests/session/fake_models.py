@@ -109,6 +109,7 @@ class FakeServices:
     speakers: FakeSpeakers = field(default_factory=FakeSpeakers)
     embedder: Any = None
     ledger: Any = None
+    judge: Any = None
 
     def synthesizer(self, voice_id: str) -> FakeSynth:
         return FakeSynth()
