@@ -204,7 +204,10 @@ def run_spoken(split: str, voices: list[str], levels: list[float], hotwords: boo
                     heard = asr.transcribe(audio, hotwords=hints[key], beam_size=beam).text
                     family = next(t.family for t in turns if t.instruction == key)
                     labelled.append(LabelledTurn(f"{key}-real-{n}", key, split, True, (), "R", heard, False, clip, family))
-                    predicted.append(policy.decide(heard).answer if heard.strip() else False)
+                    decision = policy.decide(heard) if heard.strip() else None
+                    predicted.append(decision is not None and decision.answer)
+                    if errors and split in ("dev", "test") and predicted[-1]:  # a recording answered
+                        print(f"   {key + '-real':14} want=silent {clip} {level:+.0f} dB heard={heard!r} | {decision.reason}")
     print(f"{len(labelled)} spoken turns ({', '.join(voices)}; levels {levels} dB; hotwords {'on' if hotwords else 'off'}; "
           f"{real} real recordings per instruction and level) in {time.monotonic() - started:.0f} s; "
           f"beam {beam}, recogniser median {1000 * float(np.median(asr_s)):.0f} ms per labelled turn")
