@@ -300,8 +300,7 @@ class TurnController:
         turn = reply.turn
         assert turn is not None
         text = event.text.strip()
-        if event.split is not None:
-            self._split_off(turn, event, reply, out)
+        sent_with_split = self._split_off(turn, event, reply, out) if event.split is not None else ""
         match = self.participants.match(event.embedding) if event.embedding is not None else None
         out.append(ev.Emit("transcribed", {
             "answer_id": reply.id, "text": text, "ended_at_s": turn.end_s, "level_db": round(event.level_db, 1),
@@ -322,6 +321,8 @@ class TurnController:
             # the earlier speech this turn continues are not sent twice.
             earlier = _transcribed_earlier(turn)
             new = (continued_words(earlier.text, text) if earlier is not None else None) or text
+            if sent_with_split:  # its first words already went out with the speech before the split
+                new = continued_words(sent_with_split, f"{event.earlier_text or ''} {text}") or text
             out.append(ev.SendTranscription(new if not self._transcribed_before else " " + new, turn_id=turn.id,
                                             speaker=turn.speaker, start_s=turn.start_s, end_s=turn.end_s))
             self._transcribed_before = True
@@ -341,24 +342,35 @@ class TurnController:
         out.append(ev.Respond(reply.id, turn.text,
                               replaces=earlier.text if earlier is not None and earlier.remembered else None))
 
-    def _split_off(self, turn: ev.UserTurn, event: ev.TurnTranscribed, reply: Reply, out: list[ev.Action]) -> None:
+    def _split_off(self, turn: ev.UserTurn, event: ev.TurnTranscribed, reply: Reply, out: list[ev.Action]) -> str:
         """The carried speech was a new voice or came after a clear gap: the earlier speech keeps its
-        own transcript and is context; this turn is the new speech alone (#11, policy/turns.py)."""
-        earlier = turn.earlier
+        own transcript and is context; this turn is the new speech alone (#11, policy/turns.py).
+
+        The split may lie before an utterance this one continues (B's "Hey chef," then B's
+        question, both carried onto A's words): returns the transcript already sent for speech
+        after the split (A's and B's first words, decoded together), so they are not sent twice."""
+        link = event.split_from if event.split_from is not None else turn
+        earlier, sent, step = link.earlier, "", turn.earlier
+        while step is not None and step is not earlier:
+            if step.text:
+                sent = step.text
+                break
+            step = step.earlier
         turn.earlier = None
-        if turn.own_start_s is not None:
-            turn.start_s, turn.carry_start_s = turn.own_start_s, None
+        if link.own_start_s is not None:
+            turn.start_s, turn.carry_start_s = link.own_start_s, None
         out.append(ev.Emit("turn_split", {"answer_id": reply.id, "reason": event.split,
                                           "earlier_text": event.earlier_text or ""}))
         words = (event.earlier_text or "").strip()
         if earlier is None or not words:
-            return
-        if not earlier.text and self.options.input_transcription:  # its transcript was never sent
+            return sent
+        if not earlier.text and not sent and self.options.input_transcription:  # its transcript was never sent
             out.append(ev.SendTranscription(words if not self._transcribed_before else " " + words))
             self._transcribed_before = True
         if not earlier.remembered:
             earlier.remembered = True
             out.append(ev.Remember(words))
+        return sent
 
     def _not_a_turn(self, turn: ev.UserTurn, text: str, event: ev.TurnTranscribed, match: Match | None,
                     reply: Reply, out: list[ev.Action]) -> str | None:

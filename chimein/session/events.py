@@ -127,6 +127,7 @@ class TurnTranscribed:
     overrule: str | None = None  # the decision rule that calls the assistant: never dropped for its level (#11)
     split: str | None = None  # why the turn was split from the earlier speech it was carried onto
     earlier_text: str | None = None  # that earlier speech's words (its own transcript, context for this turn)
+    split_from: UserTurn | None = None  # the utterance the split-off turn starts with (None: this one)
 
 
 @dataclass(frozen=True)

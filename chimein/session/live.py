@@ -337,7 +337,7 @@ class LiveSession:
             overrule = decision.rule if overrules_level(decision.rule, decision.answer) else None
         self._feed(ev.TurnTranscribed(turn.id, heard.transcription.text, speech_level_db(audio), voiced_seconds(audio),
                                       len(audio) / INPUT_RATE, heard.embedding, overrule=overrule, split=heard.split,
-                                      earlier_text=heard.earlier_text))
+                                      earlier_text=heard.earlier_text, split_from=heard.split_from))
 
     async def _wait_grace(self, action: ev.WaitGrace) -> None:
         await asyncio.sleep(action.seconds)  # a speaker who goes on now drops this reply and continues the turn

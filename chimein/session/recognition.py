@@ -32,6 +32,7 @@ class HeardTurn:
     embedding: np.ndarray | None
     split: str | None = None  # why carried speech became a turn of its own (policy/turns.py)
     earlier_text: str | None = None  # the words of the speech it was split from
+    split_from: ev.UserTurn | None = None  # the utterance the new turn starts with (this one or one it continues)
 
 
 KEPT_TURN_TRANSCRIPTIONS = 4
@@ -135,7 +136,7 @@ class Recognition:
 
     async def hear_turn(self, turn: ev.UserTurn) -> HeardTurn:
         """The turn's words and voice print (after splitting off carried speech in a new voice)."""
-        split, earlier_text, own_print = await self._split_if_new_turn(turn)
+        split, earlier_text, own_print, split_from = await self._split_if_new_turn(turn)
         audio = turn.audio
         assert audio is not None
         speculative, self._speculative = self._speculative, None
@@ -160,12 +161,14 @@ class Recognition:
             raise
         embedding = own_print if voice_print is None else await voice_print
         self._turn_words[turn.id] = (getattr(transcription, "words", ()), getattr(transcription, "language", None))
-        return HeardTurn(transcription, embedding, split, earlier_text)
+        return HeardTurn(transcription, embedding, split, earlier_text, split_from)
 
-    async def _split_if_new_turn(self, turn: ev.UserTurn) -> tuple[str | None, str | None, np.ndarray | None]:
+    async def _split_if_new_turn(
+        self, turn: ev.UserTurn,
+    ) -> tuple[str | None, str | None, np.ndarray | None, ev.UserTurn | None]:
         """Carried speech in a new voice or after a clear gap is a turn of its own (policy/turns.py):
-        returns (why, the earlier speech's words, the new speech's voice print) and leaves the new
-        speech alone in ``turn.audio``; (None, None, None) when it stays one turn.
+        returns (why, the earlier speech's words, the new speech's voice print, the utterance it
+        starts with) and leaves the new speech alone in ``turn.audio``; all None when it stays one turn.
 
         A carried turn may continue speech that was itself carried (A, then B's "Hey chef," too short
         for a voice print, then B's question): when the newest boundary does not split, the older ones
@@ -175,7 +178,7 @@ class Recognition:
             earlier = link.earlier
             if earlier is None or earlier.audio is None or link.own_audio is None or not len(link.own_audio) \
                     or link.own_start_s is None:
-                return None, None, None
+                return None, None, None, None
             checked += 1
             since = _audio_since(turn, link)
             gap_s = link.own_start_s - earlier.end_s
@@ -194,14 +197,12 @@ class Recognition:
                 break
             link = earlier
         else:
-            return None, None, None
+            return None, None, None, None
         words = earlier.text
         if not words:
             words = (await self._transcription_of(earlier)).text.strip()
         turn.audio = since
-        if link is not turn:  # split at an older boundary: the new turn starts where that speech did
-            turn.earlier, turn.own_start_s, turn.own_audio = earlier, link.own_start_s, since
-        return why, words, now
+        return why, words, now, link
 
     async def _transcription_of(self, turn: ev.UserTurn) -> Any:
         """A dropped turn's words: its own transcription when one was started (still queued, running

@@ -668,3 +668,29 @@ def test_a_new_voice_after_a_pending_turn_is_split_off_and_keeps_both_transcript
     assert one(actions, ev.Remember).text == "So the meeting got moved to Thursday"
     assert one(actions, ev.Respond).text == "Hey chef, how long do I boil an egg?"
     assert second.start_s == 4.0 and second.carry_start_s is None
+
+
+def test_a_split_before_words_already_sent_sends_each_word_once():
+    """#11: A speaks; B's "Hey chef," (too short to tell whose voice) was carried onto A's words and
+    transcribed with them; B goes on before any reply began. The runner splits before B's first
+    words: the turn starts there, A's words are context, and the client gets only the new words."""
+    s = Script(proactive=True, input_transcription=True)
+    a = one(s.utterance(1.0, 3.0), ev.EndTurn).turn
+    s.at(4.0)
+    assert emitted(s.feed(ev.Started(4.0, -20.0)), "answer_dropped")
+    b1 = one(s.utterance(4.0, 4.6), ev.EndTurn).turn
+    assert b1.earlier is a
+    first = s.feed(ev.TurnTranscribed(b1.id, "So the meeting moved to Thursday. Hey chef.", -20.0, 2.4, 3.6))
+    assert [t.text for t in of(first, ev.SendTranscription)] == ["So the meeting moved to Thursday. Hey chef."]
+    s.at(5.6)
+    assert emitted(s.feed(ev.Started(5.6, -20.0)), "answer_dropped")
+    b2 = one(s.utterance(5.6, 7.0), ev.EndTurn).turn
+    assert b2.earlier is b1
+    actions = s.feed(ev.TurnTranscribed(b2.id, "Hey chef. How long do I boil an egg?", -20.0, 1.8, 3.0, None,
+                                        split="a new voice", earlier_text="So the meeting moved to Thursday.",
+                                        split_from=b1))
+    assert emitted(actions, "turn_split")
+    assert [t.text for t in of(actions, ev.SendTranscription)] == [" How long do I boil an egg?"]
+    assert one(actions, ev.Remember).text == "So the meeting moved to Thursday."
+    assert one(actions, ev.Respond).text == "Hey chef. How long do I boil an egg?"
+    assert b2.start_s == 4.0 and b2.carry_start_s is None and b2.earlier is None
