@@ -157,6 +157,11 @@ class Features:
     """After an answer: how the utterance relates to that exchange, or to the topic."""
     topic: str | None = None
     words: int = 0
+    called: str | None = None
+    """The previous line only called the assistant ("OK computer.", "Nova?"): how (its wake phrase,
+    name or role word); the request that follows is for the assistant."""
+    called_by: str = ""
+    """``wake_phrase`` or ``name`` (a name or role word) for :attr:`called`."""
 
 
 #: A turn this short, or one that leans on the previous line ("should I throw it out?"), takes its
@@ -223,8 +228,9 @@ class ProactivityPolicy:
         if not any(ch.isalnum() for ch in text):
             return Features(cues=cues, empty=True)
         after_assistant = bool(context) and context[-1].is_assistant
+        called, called_by = self._bare_call(context[-1]) if context and not after_assistant else (None, "")
         if self._topics is None or self._embedder is None:
-            return Features(cues=cues, after_assistant=after_assistant)
+            return Features(cues=cues, after_assistant=after_assistant, called=called, called_by=called_by)
         if with_context is None:
             with_context = self.thresholds.use_context
         recent = [t.text.strip() for t in context[-CONTEXT_TURNS:] if t.text.strip()]
@@ -256,7 +262,22 @@ class ProactivityPolicy:
             context_similarity=context_similarity,
             follow_up_relevance=follow,
             topic=self._anchors[best],
+            called=called,
+            called_by=called_by,
         )
+
+    def _bare_call(self, line: Turn) -> tuple[str | None, str]:
+        """How ``line`` called the assistant when that was all it did (no request of its own)."""
+        c = analyse(line.text, self.rules.names, self.rules.wake_phrases, self.rules.roles)
+        if c.kind in ("command", "question", "open_need") or c.to_person:
+            return None, ""
+        if c.wake:
+            return c.wake, "wake_phrase"
+        if c.assistant_vocative:
+            return c.assistant_vocative, "name"
+        if c.role_vocative and self.rules.roles_address:
+            return c.role_vocative, "name"
+        return None, ""
 
 
 #: Topic words that say nothing by themselves ("help the potters with their craft").
@@ -318,6 +339,8 @@ def decide_from_features(rules: GatingRules, f: Features, th: Thresholds) -> Dec
         return Decision(False, "addressed_to_person", f"stayed silent: {kind} addressed to {c.to_person}, not to the assistant", scores)
 
     requesty = c.kind in ("command", "question", "open_need")
+    if f.called and (requesty or c.kind == "continuation"):
+        return Decision(True, f.called_by, f"answering: {kind} right after the assistant was called ('{f.called}')", scores)
     topic_only = bool(rules.topics) and not rules.only_when_addressed
     if f.after_assistant and (requesty or c.kind == "continuation"):
         if not topic_only:

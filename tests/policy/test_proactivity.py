@@ -195,3 +195,19 @@ def test_a_vague_topic_is_read_with_the_instructions_setting() -> None:
     assert topic_anchors(rules) == ("craft", "You're mounted on the wall of a small pottery studio")
     plain = parse_instruction("Only join in when the topic is astronomy.")
     assert topic_anchors(plain) == ("astronomy",)
+
+
+def test_a_request_right_after_a_bare_call_is_for_the_assistant(embedder: TextEmbedder) -> None:
+    """"Hey Juniper." ... "What's the capital of Peru?": the call and the request can arrive as two
+    turns (a pause, or two voice prints that disagree); the request is still the assistant's."""
+    wake = ProactivityPolicy("Only respond when someone says 'hey Juniper'.", embedder=embedder)
+    called = [Turn("A", "We should book the trip soon."), Turn("B", "Hey Juniper.")]
+    decision = wake.decide("What's the capital of Peru?", called)
+    assert decision.answer and decision.rule == "wake_phrase" and "right after the assistant was called" in decision.reason
+    assert not wake.decide("What's the capital of Peru?", called[:1]).answer
+    assert not wake.decide("Tom, can you grab the map?", called).answer  # to someone else
+    assert not wake.decide("I love that place.", called).answer  # no request
+    named = ProactivityPolicy("Your name is Wren. Only respond when someone addresses you by name.", embedder=embedder)
+    assert named.decide("how long do eggs keep", [Turn("A", "Wren?")]).rule == "name"
+    # A call that was a request of its own was decided as such: the next line is read on its own.
+    assert not named.decide("What about tomorrow?", [Turn("A", "Wren, what's the weather today?")]).answer
