@@ -177,7 +177,7 @@ _GENERIC_WORDS = {
 _CONTINUATION_START = ("and", "so", "but", "also", "or", "then", "what about", "how about", "what if", "and what", "and how")
 _SAY_VERBS = {"say", "says", "said", "saying", "call", "calls", "called", "word", "words", "phrase", "like", "shout", "shouts", "yell"}
 _WAKE_FILLERS = {"ok", "so", "um", "uh", "oh", "and", "well", "alright", "yeah", "hmm", "right", "now", "please", "like",
-                 "i'm"}  # "um" is often written "I'm" at the start of a turn
+                 "i'm", "a"}  # "um" is often written "I'm" at the start of a turn, "uh" "a"
 _VARIANTS = {"okay": "ok", "o.k.": "ok", "k": "ok", "hay": "hey", "heya": "hey"}
 
 
@@ -439,7 +439,8 @@ def _assistant_vocative(tokens: list[str], kind: RequestKind, names: set[str]) -
         prev = lows[i - 1] if i > 0 else ""
         nxt = lows[i + 1] if i + 1 < len(lows) else ""
         after = lows[i + 2] if i + 2 < len(lows) else ""
-        at_start = i == 0 or prev in _BOUNDARY or prev in _GREETINGS or prev == ","
+        at_start = (i == 0 or prev in _BOUNDARY or prev in _GREETINGS or prev == ","
+                    or all(w in _WAKE_FILLERS or w in _BOUNDARY or w == "," for w in lows[:i]))  # "uh, Benji, ..." as "a Benji"
         if at_start and (
             nxt in ("", ",", "!", "?", ":", ".", ";")
             or nxt in _COMMAND_VERBS or nxt in _WH or nxt in ("please", "i", "i'm", "i'd", "i've", "we", "let's")

@@ -217,3 +217,11 @@ def test_a_role_glued_to_a_hesitation_still_calls_the_assistant() -> None:
     cues = analyse("Unassistant, what's the Wi-Fi password?", roles=("assistant",))
     assert cues.role_vocative == "assistant" and cues.to_person is None
     assert analyse("Hans, what's the Wi-Fi password?", roles=("assistant",)).to_person == "Hans"
+
+
+def test_uh_written_a_before_the_name_or_wake_phrase_is_a_filler():
+    """The recogniser writes a spoken "uh" as "a": "uh, Benji, set a timer" comes back "a Benji set a timer"."""
+    assert analyse("a Benji set a timer for 12 minutes.", ("Benji",)).assistant_vocative == "Benji"
+    assert analyse("So, a Hey Cobalt play the news.", (), ("hey cobalt",)).wake == "hey cobalt"
+    assert analyse("I saw a Benji movie yesterday.", ("Benji",)).assistant_vocative is None
+    assert analyse("so Benji is coming tonight", ("Benji",)).assistant_vocative is None
