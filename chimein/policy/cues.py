@@ -571,6 +571,14 @@ def _glued_role(word: str, roles: set[str]) -> str | None:
     return None
 
 
+_REACTION = re.compile(
+    r"(?:[\w']+,?\s+)?(?:(?:oh|yeah|wait|um|uh|so|no|wow),?\s+)*"
+    r"(?:really|seriously|is it|was it|does it|did it|did they|you think|no way|for real|huh)\s*[?!.]*",
+    re.IGNORECASE,
+)
+"""A question that only reacts (at most one word of its own before it): "really?", "Yellow, really?"."""
+
+
 def analyse(
     text: str, names: tuple[str, ...] = (), wake_phrases: tuple[str, ...] = (), roles: tuple[str, ...] = ()
 ) -> Cues:
@@ -583,6 +591,8 @@ def analyse(
     multi_wake = tuple(w for w in wake_phrases if " " in w.strip())
     tokens = _tokens(text)
     kind = _request_kind(text, name_set | role_set)
+    if kind == "question" and _REACTION.fullmatch(text.strip()):
+        kind = "social"  # "Yellow, really?", "Oh, is it?": a reaction to what someone said, not a request
     vocative, mentioned = _assistant_vocative(tokens, kind, name_set)
     role = None
     if vocative is None and role_set:

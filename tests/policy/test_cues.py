@@ -225,3 +225,13 @@ def test_uh_written_a_before_the_name_or_wake_phrase_is_a_filler():
     assert analyse("So, a Hey Cobalt play the news.", (), ("hey cobalt",)).wake == "hey cobalt"
     assert analyse("I saw a Benji movie yesterday.", ("Benji",)).assistant_vocative is None
     assert analyse("so Benji is coming tonight", ("Benji",)).assistant_vocative is None
+
+
+@pytest.mark.parametrize("text", ["Yeah, really?", "Yellow, really?", "Seriously?", "Oh, is it?", "You think?", "No way?"])
+def test_a_question_that_only_reacts_is_not_a_request(text: str):
+    assert analyse(text).kind == "social"
+
+
+@pytest.mark.parametrize("text", ["Is it raining?", "Really, what time is it?", "Why?", "Is it safe to eat raw eggs?"])
+def test_a_question_with_words_of_its_own_still_asks(text: str):
+    assert analyse(text).kind == "question"
