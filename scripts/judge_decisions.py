@@ -28,11 +28,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.oracle and not args.llm_url:
         parser.error("give --oracle or --llm-url")
-    files = {"dev": (calibrate.DEFAULT_DATA, calibrate.DEV_DATA, calibrate.DEV2_DATA, calibrate.DEV3_DATA),
-             "heldout": (calibrate.HELDOUT_DATA,), "heldout2": (calibrate.HELDOUT2_DATA,),
-             "heldout3": (calibrate.HELDOUT3_DATA,)}[args.split]
-    instructions, turns = calibrate.load_all(files)
-    turns = [t for t in turns if t.split == args.split or (args.split != "dev" and t.split == "heldout")]
+    instructions, turns = calibrate.load_all(calibrate.ALL_DATA)
+    turns = [t for t in turns if t.split == args.split]
     policies, features, _ = calibrate.compute_features(instructions, turns)
     th = Thresholds()
     base = [decide_from_features(policies[t.instruction].rules, f, th) for t, f in zip(turns, features, strict=True)]

@@ -210,12 +210,10 @@ class ProactivityPolicy:
             return Decision(decision.answer, decision.rule,
                             f"{decision.reason}; the language model at {self.judge.where} gave no verdict ({said})",
                             decision.scores)
-        scores = {**decision.scores, "judged": 1.0 if verdict else 0.0}
-        if verdict:
-            return Decision(True, "judged", f"answering: the language model at {self.judge.where} judged this borderline "
-                            f"turn for the assistant (embedded policy: {decision.reason})", scores)
-        return Decision(False, "judged", f"stayed silent: the language model at {self.judge.where} judged this borderline "
-                        f"turn not for the assistant (embedded policy: {decision.reason})", scores)
+        verdict_words = "answering" if verdict else "stayed silent"
+        return Decision(verdict, "judged", f"{verdict_words}: the language model at {self.judge.where} judged this "
+                        f"borderline turn {'' if verdict else 'not '}for the assistant (embedded policy: {decision.reason})",
+                        {**decision.scores, "judged": 1.0 if verdict else 0.0})
 
     def features(self, utterance: str, context: Sequence[Turn] = (), *, with_context: bool | None = None) -> Features:
         """Cues and relevance scores of one turn (one or two embeddings with topics, <1 ms without).

@@ -319,10 +319,11 @@ class TurnController:
             # Clients append inputTranscription text: a turn after the first starts with a space,
             # so "Oh yes, me too." and "My favorite..." do not run together. Words already sent for
             # the earlier speech this turn continues are not sent twice.
-            earlier = _transcribed_earlier(turn)
-            new = (continued_words(earlier.text, text) if earlier is not None else None) or text
             if sent_with_split:  # its first words already went out with the speech before the split
                 new = continued_words(sent_with_split, f"{event.earlier_text or ''} {text}") or text
+            else:
+                earlier = _transcribed_earlier(turn)
+                new = (continued_words(earlier.text, text) if earlier is not None else None) or text
             out.append(ev.SendTranscription(new if not self._transcribed_before else " " + new, turn_id=turn.id,
                                             speaker=turn.speaker, start_s=turn.start_s, end_s=turn.end_s))
             self._transcribed_before = True

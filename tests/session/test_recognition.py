@@ -102,24 +102,38 @@ async def test_after_a_clear_gap_the_earlier_voice_is_not_embedded():
 
 
 class ShortVoices(Voices):
-    """As :class:`Voices`, but no voice print for clips under 0.6 s (too short to say, as the real one)."""
+    """As :class:`Voices` (or every clip one person), but no voice print for clips under 0.6 s (too
+    short to say, as the real one)."""
+
+    def __init__(self, one_person: bool = False) -> None:
+        super().__init__()
+        self.one_person = one_person
 
     def embed(self, audio: np.ndarray) -> np.ndarray | None:  # type: ignore[override]
-        return None if len(audio) < 0.6 * 16000 else super().embed(audio)
+        if len(audio) < 0.6 * 16000:
+            return None
+        return np.array([1.0, 0, 0, 0], np.float32) if self.one_person else super().embed(audio)
+
+
+def _three_utterances(first_text: str, last_start_s: float, last_end_s: float) -> tuple[ev.UserTurn, ...]:
+    """Speech from 1 to 2 s, then 0.5 s from 2.5 s carried onto it (too short for a voice print),
+    then the last utterance carried onto both: each began before an answer did."""
+    first = ev.UserTurn(1, audio=_clip(1.0), start_s=1.0, end_s=2.0, text=first_text)
+    second = ev.UserTurn(2, audio=_clip(2.0), start_s=1.0, end_s=3.0, carry_start_s=1.0, earlier=first,
+                         own_start_s=2.5, own_audio=_clip(0.5))
+    last = ev.UserTurn(3, audio=_clip(last_end_s - 1.0), start_s=1.0, end_s=last_end_s, carry_start_s=1.0, earlier=second,
+                       own_start_s=last_start_s, own_audio=_clip(last_end_s - last_start_s))
+    return first, second, last
 
 
 async def test_a_new_voice_is_split_off_even_when_its_first_words_were_too_short_to_tell():
     """A speaks; B says "Hey chef," (too short for a voice print), pauses, asks: each utterance was
     carried onto the last before any answer began. The boundary between B's two utterances cannot
     tell, so the one before it is checked with all of B's speech, and B's words become B's turn."""
-    asr, voices = BusyAsr(["Hey chef, how long do I boil an egg?"]), ShortVoices()
+    asr = BusyAsr(["Hey chef, how long do I boil an egg?"])
     asr.gate.set()
-    recognition = _recognition(asr, voices)
-    a = ev.UserTurn(1, audio=_clip(1.0), start_s=1.0, end_s=2.0, text="So the meeting moved to Thursday.")
-    b1 = ev.UserTurn(2, audio=_clip(2.0), start_s=1.0, end_s=3.0, carry_start_s=1.0, earlier=a,
-                     own_start_s=2.5, own_audio=_clip(0.5))
-    b2 = ev.UserTurn(3, audio=_clip(4.0), start_s=1.0, end_s=5.0, carry_start_s=1.0, earlier=b1,
-                     own_start_s=3.5, own_audio=_clip(1.5))
+    recognition = _recognition(asr, ShortVoices())
+    a, b1, b2 = _three_utterances("So the meeting moved to Thursday.", 3.5, 5.0)
     heard = await recognition.hear_turn(b2)
     assert heard.split is not None and heard.split.startswith("a new voice"), heard.split
     assert heard.earlier_text == "So the meeting moved to Thursday."
@@ -128,20 +142,11 @@ async def test_a_new_voice_is_split_off_even_when_its_first_words_were_too_short
     assert heard.transcription.text == "Hey chef, how long do I boil an egg?"
 
 
-class OneVoice(ShortVoices):
-    def embed(self, audio: np.ndarray) -> np.ndarray | None:  # type: ignore[override]
-        return None if len(audio) < 0.6 * 16000 else np.array([1.0, 0, 0, 0], np.float32)
-
-
 async def test_one_speaker_pausing_twice_stays_one_turn():
     asr = BusyAsr(["I think that we should go now."])
     asr.gate.set()
-    recognition = _recognition(asr, OneVoice())
-    a = ev.UserTurn(1, audio=_clip(1.0), start_s=1.0, end_s=2.0, text="I think")
-    a2 = ev.UserTurn(2, audio=_clip(2.0), start_s=1.0, end_s=3.0, carry_start_s=1.0, earlier=a,
-                     own_start_s=2.5, own_audio=_clip(0.5))
-    a3 = ev.UserTurn(3, audio=_clip(3.0), start_s=1.0, end_s=4.0, carry_start_s=1.0, earlier=a2,
-                     own_start_s=3.0, own_audio=_clip(1.0))
+    recognition = _recognition(asr, ShortVoices(one_person=True))
+    _, a2, a3 = _three_utterances("I think", 3.0, 4.0)
     heard = await recognition.hear_turn(a3)
     assert heard.split is None and len(a3.audio) == 3 * 16000 and a3.earlier is a2
 
