@@ -161,6 +161,9 @@ class TurnController:
             self._ignore, self._quiet_over = chatter, reply.id
             out.append(ev.Emit("overlap_ignored", {"answer_id": reply.id, "reason": chatter}))
             return
+        if reply.audible_at_s is not None and event.at_s < reply.audible_at_s:
+            self._retract(reply, event.at_s, out)
+            return
         # Hold the output at once (a real interruption is then already stopped), then judge.
         self._next_overlap += 1
         self.overlap = Overlap(id=self._next_overlap, reply_id=reply.id, start_s=event.at_s)
@@ -436,6 +439,7 @@ class TurnController:
         reply = self.replies.get(event.reply_id)
         if reply is not None:
             reply.phase = "speaking"
+            reply.audible_at_s = self.clock_s
 
     def _on_ReplyFinished(self, event: ev.ReplyFinished, out: list[ev.Action]) -> None:
         if event.heard_until_s is not None:
@@ -549,6 +553,19 @@ class TurnController:
         self._forget(reply)
         self._last_interrupt_at_s = self.clock_s
         out.append(ev.Interrupt(reply.id, reason))
+
+    def _retract(self, reply: Reply, onset_s: float, out: list[ev.Action]) -> None:
+        """Speech that began before the answer was audible, confirmed only now (the VAD needs ~0.2 s):
+        the speaker had only paused, and nobody reacted to the answer. Stop it (``interrupted`` tells
+        the client to drop what it buffered) and let the line go on, as if the answer had come a
+        moment later (the same rule as for a declined line, policy/turns.py)."""
+        self._forget(reply)
+        out.append(ev.Interrupt(reply.id, "the speaker went on before the answer was audible"))
+        turn = reply.turn
+        if turn is not None and turn.audio is not None:
+            self._carry_start_s, self._carried_turn = turn.start_s, turn
+            out.append(ev.Emit("turn_continued", {"answer_id": reply.id, "gap_s": round(onset_s - turn.end_s, 3),
+                                                  "earlier_text": turn.text}))
 
     def _reference_level_db(self) -> float | None:
         """The participants' speaking level (policy/chatter.py): never a recording's or the loudest first."""

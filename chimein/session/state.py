@@ -29,6 +29,7 @@ class Reply:
     phase: Phase = "transcribing"
     allow_interruptions: bool = True
     voice: str | None = None  # the participant voice of its turn (an answered one sets the reference level, #11)
+    audible_at_s: float | None = None  # the input clock when its first audio (or text) went out
 
     @property
     def speaking(self) -> bool:

@@ -210,6 +210,30 @@ def test_speaking_again_before_the_answer_continues_the_turn():
     assert second.speculative_pause_id == score.pause_id
 
 
+def test_speech_begun_before_the_answer_was_audible_continues_the_turn():
+    """The answer's first audio went out while the speaker's next words were still being confirmed:
+    nobody reacted to the answer, the speaker had only paused. It stops, and the line goes on."""
+    s = Script()
+    rid = s.answered(1.0, 2.0)  # audible with the input clock at 2.8 s
+    s.at(3.0)
+    started = s.feed(ev.Started(2.7, -20.0))
+    assert one(started, ev.Interrupt).reply_id == rid and not of(started, ev.Hold)
+    assert emitted(started, "turn_continued")[0]["answer_id"] == rid
+    assert s.state == "user_speaking"
+    turn = one(s.feed(ev.Ended(4.0, audio(1.8))), ev.EndTurn).turn
+    assert turn.carry_start_s == 1.0 and turn.start_s == 1.0 and turn.own_start_s == 2.7
+    assert not turn.interrupting
+
+
+def test_speech_begun_after_the_answer_was_audible_is_judged_as_an_overlap():
+    s = Script()
+    rid = s.answered(1.0, 2.0)
+    s.at(3.1)
+    started = s.feed(ev.Started(2.9, -20.0))
+    assert one(started, ev.Hold).reply_id == rid and not of(started, ev.Interrupt)
+    assert not emitted(started, "turn_continued")
+
+
 def test_a_transcript_of_a_turn_that_went_on_is_stale():
     s = Script()
     first = one(s.utterance(1.0, 2.0), ev.EndTurn)
