@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from chimein.bench.live import ServerHandle, every_message
+from chimein.generation.tts import OUTPUT_RATE
 from chimein.server.launch import launch_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +75,9 @@ class TurnResult:
     latency_s: float | None
     heard: str = ""
     said: str = ""
+    stall_s: float | None = None
+    """Silence a listener would hear inside the answer: its audio, played from its first chunk on,
+    ran out before the next chunk came (the answer's own pauses are audio, not stalls)."""
 
 
 @dataclass
@@ -84,6 +88,8 @@ class SweepResult:
     cpu_per_audio_s: float | None = None
     peak_rss_mib: float | None = None
     wall_s: float = 0.0
+    stall_s: dict[str, float] | None = None
+    """Silence inside the answers (:class:`TurnResult`): median and max over the sessions."""
 
 
 @contextlib.contextmanager
@@ -145,6 +151,7 @@ async def _send(session: Any, audio: np.ndarray, *, stop: asyncio.Event | None =
 async def _ask(session: Any, question: np.ndarray, *, timeout_s: float) -> TurnResult:
     """Say the question, keep sending silence, wait for the answer's turnComplete; latency to its first audio."""
     state: dict[str, Any] = {"first": None, "heard": "", "said": ""}
+    player = Playout()
     done = asyncio.Event()
     speech_end: list[float] = []
 
@@ -159,8 +166,12 @@ async def _ask(session: Any, question: np.ndarray, *, timeout_s: float) -> TurnR
             if content.output_transcription and content.output_transcription.text:
                 state["said"] += content.output_transcription.text
             if content.model_turn and content.model_turn.parts and speech_end:
-                if state["first"] is None and any(p.inline_data is not None for p in content.model_turn.parts):
-                    state["first"] = time.monotonic()
+                audio = [p.inline_data.data for p in content.model_turn.parts if p.inline_data is not None]
+                if audio:
+                    now = time.monotonic()
+                    if state["first"] is None:
+                        state["first"] = now
+                    player.arrived(now, sum(len(a or b"") for a in audio) / (2 * OUTPUT_RATE))
             if content.turn_complete and state["first"] is not None:
                 done.set()
                 return
@@ -181,7 +192,23 @@ async def _ask(session: Any, question: np.ndarray, *, timeout_s: float) -> TurnR
             await receiver
     first = state["first"]
     return TurnResult(None if first is None else round(first - speech_end[0], 3), state["heard"].strip(),
-                      state["said"].strip())
+                      state["said"].strip(), None if first is None else round(player.stall_s, 3))
+
+
+@dataclass
+class Playout:
+    """A listener's player: plays each chunk as it arrives, and counts the time it had nothing to play."""
+
+    clock_s: float | None = None
+    stall_s: float = 0.0
+
+    def arrived(self, at_s: float, duration_s: float) -> None:
+        if self.clock_s is None:
+            self.clock_s = at_s
+        elif at_s > self.clock_s:
+            self.stall_s += at_s - self.clock_s
+            self.clock_s = at_s
+        self.clock_s += duration_s
 
 
 def trailing_silence_s(audio: np.ndarray) -> float:
@@ -281,6 +308,8 @@ async def concurrent(target: Target, n: int, *, listen_s: float, stagger_s: floa
 
         turns = await asyncio.gather(*(one(k, s) for k, s in enumerate(sessions)))
     result.latencies = [t.latency_s for t in turns]
+    stalls = [t.stall_s for t in turns if t.stall_s is not None]
+    result.stall_s = {"median_s": round(statistics.median(stalls), 3), "max_s": round(max(stalls), 3)} if stalls else None
     result.turns = [t.__dict__ for t in turns]
     result.peak_rss_mib = server.peak_rss_mib()
     result.wall_s = round(time.monotonic() - started, 1)
@@ -386,10 +415,10 @@ def latency_main(argv: list[str]) -> int:
                 r = asyncio.run(concurrent(t, n, listen_s=args.listen_s, stagger_s=args.stagger_s,
                                            timeout_s=args.timeout_s, data=args.data, seed=100 + n))
                 results["targets"][t.name].setdefault("sweep", []).append({**r.__dict__, **_stats(r.latencies)})
-                say(f"  {n:2d} sessions {t.name}: {_stats(r.latencies)} cpu/audio-s {r.cpu_per_audio_s} "
-                    f"peak {r.peak_rss_mib} MiB")
+                say(f"  {n:2d} sessions {t.name}: {_stats(r.latencies)} stalls {r.stall_s} cpu/audio-s "
+                    f"{r.cpu_per_audio_s} peak {r.peak_rss_mib} MiB")
                 for turn in r.turns:
-                    say(f"     {turn['latency_s']}  heard={turn['heard']!r} said={turn['said'][:60]!r}")
+                    say(f"     {turn['latency_s']}  stall {turn['stall_s']}  heard={turn['heard']!r} said={turn['said'][:60]!r}")
         for t in targets:
             assert t.server is not None
             results["targets"][t.name]["peak_rss_mib"] = t.server.peak_rss_mib()
@@ -435,10 +464,13 @@ def markdown(results: dict[str, Any]) -> str:
             for n in names) + "\n")
     if all("sweep" in results["targets"][n] for n in names):
         lines.append("## Concurrent sessions (each asks one question within the stagger)\n")
-        lines.append("| sessions | target | answered | median s | max s | CPU s per audio s | peak RSS MiB |")
-        lines.append("|---|---|---|---|---|---|---|")
+        lines.append("| sessions | target | answered | median s | max s | stalls in the answers, median (max) s "
+                     "| CPU s per audio s | peak RSS MiB |")
+        lines.append("|---|---|---|---|---|---|---|---|")
         for n in names:
             for row in results["targets"][n]["sweep"]:
+                stall = row.get("stall_s") or {}
                 lines.append(f"| {row['sessions']} | {n} | {row['answered']}/{row['n']} | {fmt(row['median_s'])} | "
-                             f"{fmt(row['max_s'])} | {fmt(row['cpu_per_audio_s'])} | {fmt(row['peak_rss_mib'])} |")
+                             f"{fmt(row['max_s'])} | {fmt(stall.get('median_s'))} ({fmt(stall.get('max_s'))}) | "
+                             f"{fmt(row['cpu_per_audio_s'])} | {fmt(row['peak_rss_mib'])} |")
     return "\n".join(lines) + "\n"
