@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-llm-judge", action="store_true",
                        help="keep every proactive-audio decision embedded. By default, with --llm-url, that model also "
                        "judges the borderline topic turns (about one in six; the decision's reason says so)")
+    serve.add_argument("--no-second-opinion", action="store_true",
+                       help="never give a declined turn a second hearing. By default, under an instruction that names "
+                       "the assistant or gives it a wake phrase, a turn declined because nobody called it is heard "
+                       "again by Whisper base while the recognisers are idle (about 0.25 s of a core), and answered "
+                       "if that hears the call (\"Juno, ...\" heard first as \"Do you know ...\")")
     serve.add_argument("--ledger", help="usage ledger: sqlite:///path or postgresql://... (default $CHIMEIN_HOME/ledger.sqlite3). "
                        "With PostgreSQL, session resumption handles live there too, so replicas sharing the "
                        "database resume each other's conversations")
@@ -160,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_serve(ServeOptions(
             host=args.host, port=args.port, plain_port=plain, api_keys=tuple(args.api_key),
             llm_url=args.llm_url, llm_model=args.llm_model, llm_api_key=args.llm_api_key,
-            llm_judge=not args.no_llm_judge, ledger=args.ledger, log_level=args.log_level, max_connection_s=args.max_connection_s,
+            llm_judge=not args.no_llm_judge, second_opinion=not args.no_second_opinion, ledger=args.ledger, log_level=args.log_level, max_connection_s=args.max_connection_s,
             end_of_turn=args.end_of_turn, drain_s=args.drain_s, max_sessions=args.max_sessions,
             max_model_queue=args.max_model_queue,
         ))

@@ -3,6 +3,7 @@
     .venv/bin/python scripts/heldout_decisions.py text   [--split heldout3|heldout2|heldout|dev|test] [--limit N]
     .venv/bin/python scripts/heldout_decisions.py spoken [--split heldout3|heldout2|heldout|dev|test] [--voices slt,rms,awb]
                                                          [--levels 0,-8,-14] [--no-hotwords] [--real N] [--errors] [--beam N]
+                                                         [--no-second-opinion]
 
 ``heldout2`` is the held-back set written blind (report it first); ``--errors`` lists misheard
 turns of the dev or test split only, never a held-back one.
@@ -15,8 +16,9 @@ RESPONSE_REJECTED. Prints precision / recall / F1, per instruction family.
 ``spoken``: each turn synthesised by CMU Flite voices chimein never uses nor was tuned on
 (apt package ``flite``: slt female US, rms male US, awb male Scottish), one voice per turn in
 rotation, at the given levels relative to -26 dBFS (in rotation, or every level with ``--every-level``), transcribed by the live recogniser
-(Whisper tiny.en, with the instruction's recognition hints unless ``--no-hotwords``), then
-decided by the policy with the turn's context as text. ``--real N`` adds N real recordings per
+(Whisper tiny.en, with the instruction's recognition hints unless ``--no-hotwords``; a turn that
+is declined under an instruction with names or a wake phrase heard again by Whisper base, as the
+server does when idle, unless ``--no-second-opinion``), then decided by the policy with the turn's context as text. ``--real N`` adds N real recordings per
 instruction (LibriSpeech/ARCTIC/VCTK read speech and AMI meeting talk from ../shared/data/real,
 at the same levels): nobody there addresses the assistant, so each must stay silent. Also
 reports the recall of the assistant's names and wake phrases in the transcripts.
@@ -154,14 +156,32 @@ def _said(text: str, phrase: str) -> bool:
 
 
 def run_spoken(split: str, voices: list[str], levels: list[float], hotwords: bool, real: int,
-               keyed_only: bool = False, every_level: bool = False, errors: bool = False, beam: int = 1) -> None:
+               keyed_only: bool = False, every_level: bool = False, errors: bool = False, beam: int = 1,
+               second_opinion: bool = True) -> None:
     from chimein.perception.asr import SpeechRecognizer
     from chimein.perception.audio import decode_audio_file, resample
-    from chimein.policy.hints import recognition_hints
+    from chimein.policy.hints import recognition_hints, second_opinion_calls, wants_second_opinion
     from chimein.policy.proactivity import ProactivityPolicy
 
     instructions, turns = _turns(split)
     asr = SpeechRecognizer.shared("tiny.en")
+    second = SpeechRecognizer.shared("base") if second_opinion else None
+    seconds_taken = 0
+
+    def hear_and_decide(policy, audio, hint, context=()):
+        """As the server does on an idle machine: tiny.en, then Whisper base for a declined turn
+        under an instruction with names or a wake phrase (policy.hints.wants_second_opinion)."""
+        nonlocal seconds_taken
+        heard = asr.transcribe(audio, hotwords=hint, beam_size=beam).text
+        decision = policy.decide(heard, context) if heard.strip() else None
+        if second is not None and wants_second_opinion(policy.rules, decision is not None and decision.answer):
+            again = second.transcribe(audio, hotwords=hint, language="en").text
+            if again.strip() and again.strip() != heard.strip():
+                redecided = policy.decide(again, context)
+                if second_opinion_calls(redecided.answer, redecided.rule):
+                    heard, decision = again, redecided
+                    seconds_taken += 1
+        return heard, decision
     policies = {k: ProactivityPolicy(v) for k, v in instructions.items() if any(t.instruction == k for t in turns)}
     hints = {k: (recognition_hints(p.rules) if hotwords else None) for k, p in policies.items()}
     if keyed_only:  # only turns that say one of the instruction's names or wake phrases
@@ -177,15 +197,14 @@ def run_spoken(split: str, voices: list[str], levels: list[float], hotwords: boo
     for t, voice, level in plan:
         audio = _at_level(_speak(t.text, voice), -26.0 + level)
         asr_started = time.perf_counter()
-        heard = asr.transcribe(audio, hotwords=hints[t.instruction], beam_size=beam).text
-        asr_s.append(time.perf_counter() - asr_started)
         policy = policies[t.instruction]
+        heard, decision = hear_and_decide(policy, audio, hints[t.instruction], t.context)
+        asr_s.append(time.perf_counter() - asr_started)
         for phrase in _key_words(policy.rules):
             if _said(t.text, phrase):
                 key_total += 1
                 key_hits += _said(heard, phrase)
         labelled.append(t)
-        decision = policy.decide(heard, t.context) if heard.strip() else None
         predicted.append(decision is not None and decision.answer)
         if errors and split in ("dev", "test") and predicted[-1] != t.answer:  # held-back turns are never listed
             why = decision.reason if decision is not None else "nothing heard"
@@ -201,16 +220,16 @@ def run_spoken(split: str, voices: list[str], levels: list[float], hotwords: boo
                     n += 1
                     audio, rate = decode_audio_file((REAL / clip).read_bytes(), None)
                     audio = _at_level(resample(audio, rate, 16000)[: 16000 * 8], -26.0 + level)
-                    heard = asr.transcribe(audio, hotwords=hints[key], beam_size=beam).text
+                    heard, decision = hear_and_decide(policy, audio, hints[key])
                     family = next(t.family for t in turns if t.instruction == key)
                     labelled.append(LabelledTurn(f"{key}-real-{n}", key, split, True, (), "R", heard, False, clip, family))
-                    decision = policy.decide(heard) if heard.strip() else None
                     predicted.append(decision is not None and decision.answer)
                     if errors and split in ("dev", "test") and predicted[-1]:  # a recording answered
                         print(f"   {key + '-real':14} want=silent {clip} {level:+.0f} dB heard={heard!r} | {decision.reason}")
     print(f"{len(labelled)} spoken turns ({', '.join(voices)}; levels {levels} dB; hotwords {'on' if hotwords else 'off'}; "
           f"{real} real recordings per instruction and level) in {time.monotonic() - started:.0f} s; "
-          f"beam {beam}, recogniser median {1000 * float(np.median(asr_s)):.0f} ms per labelled turn")
+          f"beam {beam}, recogniser median {1000 * float(np.median(asr_s)):.0f} ms per labelled turn; "
+          f"second opinion (Whisper base) {'taken for ' + str(seconds_taken) + ' turns' if second else 'off'}")
     _report(f"{split} spoken", labelled, predicted)
     if key_total:
         print(f"name / wake-phrase recall in the transcripts: {key_hits}/{key_total} = {key_hits / key_total:.3f}")
@@ -234,6 +253,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="spoken: list the misclassified turns of the dev or test split (never a held-back one)")
     parser.add_argument("--beam", type=int, default=1,
                         help="spoken: Whisper beam size (the server decodes greedily, 1)")
+    parser.add_argument("--no-second-opinion", action="store_true",
+                        help="spoken: decide on tiny.en's words alone (the server's --no-second-opinion)")
     parser.add_argument("--exclude", action="append", default=[], metavar="INSTRUCTION",
                         help="leave out an instruction (repeatable), e.g. one whose held-back results were read: h-atlas")
     args = parser.parse_args(argv)
@@ -243,7 +264,8 @@ def main(argv: list[str] | None = None) -> None:
     else:
         levels = [float(x) for x in args.levels.split(",") if x.strip()]
         run_spoken(args.split, [v.strip() for v in args.voices.split(",") if v.strip()], levels,
-                   not args.no_hotwords, args.real, args.keyed_only, args.every_level, args.errors, args.beam)
+                   not args.no_hotwords, args.real, args.keyed_only, args.every_level, args.errors, args.beam,
+                   second_opinion=not args.no_second_opinion)
 
 
 if __name__ == "__main__":

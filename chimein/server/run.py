@@ -29,6 +29,7 @@ class ServeOptions:
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_judge: bool = True
+    second_opinion: bool = True
     ledger: str | None = None
     log_level: str = "info"
     max_connection_s: float = 600.0
@@ -74,6 +75,7 @@ async def serve_forever(options: ServeOptions) -> int:
         llm_model=options.llm_model,
         llm_api_key=options.llm_api_key,
         llm_judge=options.llm_judge,
+        second_opinion=options.second_opinion,
         ledger_url=options.ledger,
     )
     from chimein.server.console import console_routes, console_url  # the browser console, served at /

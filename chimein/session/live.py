@@ -32,6 +32,7 @@ from chimein.perception.levels import speech_level_db
 from chimein.perception.speakers import voiced_seconds
 from chimein.policy.chatter import calls_assistant, overrules_level
 from chimein.policy.endpointing import SMART_TURN_THRESHOLD
+from chimein.policy.hints import second_opinion_calls, wants_second_opinion
 from chimein.policy.instruction import answer_instruction, parse_instruction
 from chimein.policy.proactivity import Decision, ProactivityPolicy, Turn
 from chimein.protocol import server_messages as out
@@ -96,7 +97,8 @@ class LiveSession:
                                         judge=services.judge) if setup.proactive_audio else None
         self.answer_instruction = answer_instruction(setup.system_instruction)
         self.rules = self.policy.rules if self.policy is not None else parse_instruction(setup.system_instruction)
-        self.recognition = Recognition(services, setup, self.rules)  # Whisper biased to the instruction's words
+        # Whisper biased to the instruction's words; declined turns may get a second hearing (proactive audio on)
+        self.recognition = Recognition(services, setup, self.rules, second_opinion=self.policy is not None)
         self.hearing = Hearing(services.vad.stream(), self.activity_config)
         self._handles: dict[str, SpeechHandle] = {}
         self.controller = TurnController(self.turn_options, SessionSenses(self.hearing, self._handles.get),
@@ -324,7 +326,8 @@ class LiveSession:
 
     async def _transcribe_turn(self, turn: ev.UserTurn) -> None:
         heard = await self.recognition.hear_turn(turn)
-        audio, text = turn.audio, heard.transcription.text.strip()
+        audio, said = turn.audio, heard.transcription.text
+        text = said.strip()
         assert audio is not None
         overrule = None
         if self.policy is not None and text:
@@ -334,10 +337,30 @@ class LiveSession:
             if heard.earlier_text and not (turn.earlier and turn.earlier.remembered):
                 context.append(Turn("user", heard.earlier_text))
             decision = await asyncio.to_thread(functools.partial(self.policy.decide, text, context, consult_judge=False))
+            if wants_second_opinion(self.rules, decision.answer):
+                second = await self._second_opinion(turn, text, context)
+                if second is not None:
+                    said, decision = second
             overrule = decision.rule if overrules_level(decision.rule, decision.answer) else None
-        self._feed(ev.TurnTranscribed(turn.id, heard.transcription.text, speech_level_db(audio), voiced_seconds(audio),
+        self._feed(ev.TurnTranscribed(turn.id, said, speech_level_db(audio), voiced_seconds(audio),
                                       len(audio) / INPUT_RATE, heard.embedding, overrule=overrule, split=heard.split,
                                       earlier_text=heard.earlier_text, split_from=heard.split_from))
+
+    async def _second_opinion(self, turn: ev.UserTurn, text: str, context: list[Turn]) -> tuple[str, Decision] | None:
+        """The second hearing's words and decision, when they hear the assistant called (else None)."""
+        assert turn.audio is not None
+        second = await self.recognition.second_opinion(turn.audio)
+        words = second.text.strip() if second is not None else ""
+        if not words or words == text:
+            return None
+        decision = await asyncio.to_thread(functools.partial(self.policy.decide, words, context, consult_judge=False))
+        if not second_opinion_calls(decision.answer, decision.rule):
+            return None
+        self.recognition.use_second_opinion(turn.id, second)
+        self._emit("second_opinion", first_text=text, text=words, rule=decision.rule)
+        log.info("session %s: heard again by Whisper base: %r (first %r): %s", self.session_id, words, text,
+                 decision.reason)
+        return second.text, decision
 
     async def _wait_grace(self, action: ev.WaitGrace) -> None:
         await asyncio.sleep(action.seconds)  # a speaker who goes on now drops this reply and continues the turn

@@ -17,7 +17,7 @@ import numpy as np
 
 from chimein.generation.scheduler import loop_view
 from chimein.perception.audio import INPUT_RATE
-from chimein.policy.hints import recognition_hints
+from chimein.policy.hints import SECOND_OPINION_MAX_S, recognition_hints
 from chimein.policy.instruction import GatingRules
 from chimein.policy.turns import split_reason
 from chimein.protocol import server_messages as out
@@ -71,7 +71,7 @@ class _TurnAsr:
 class Recognition:
     """The session's recogniser: one Whisper call shape, a pending early transcription, word times."""
 
-    def __init__(self, services: Services, setup: Setup, rules: GatingRules) -> None:
+    def __init__(self, services: Services, setup: Setup, rules: GatingRules, *, second_opinion: bool = False) -> None:
         self._services = services
         self._options = setup.transcription
         # Names, wake phrase and topics bias the recogniser (#11), with the client's customVocabulary.
@@ -84,6 +84,11 @@ class Recognition:
         self._turn_asr: dict[int, _TurnAsr] = {}  # the latest turns' transcriptions, for a split to reuse
         self._checked: tuple[int, concurrent.futures.Future[Any]] | None = None  # (check id, ASR of a call)
         self._partial: _TurnAsr | None = None  # the words so far of the utterance being spoken
+        # A second hearing of declined turns, when the instruction names the assistant (policy/hints.py):
+        # loaded now, in the background, so that the first declined turn does not wait for it.
+        load = getattr(services, "second_recogniser", None)
+        wanted = second_opinion and load is not None and bool(rules.names or rules.wake_phrases)
+        self._second = _RECOGNISER_THREADS.submit(load) if wanted else None
 
     def words_so_far(self, audio: np.ndarray) -> asyncio.Future[Any] | None:
         """The words of an utterance still being spoken (``PrefillPartial``); None while the
@@ -235,6 +240,23 @@ class Recognition:
             asyncio.to_thread(self._services.own_voice_print, voice_id),
         )
         return embedding, (float(np.dot(own, embedding)) if embedding is not None else None)
+
+    async def second_opinion(self, audio: np.ndarray) -> Any | None:
+        """Whisper base's transcription of a turn (``policy.hints.wants_second_opinion``), or None:
+        off, still loading, too long, or a recogniser busy (under load the first hearing stands).
+        Its words replace the first hearing's in the turn's transcript if the caller takes it."""
+        loading = self._second
+        if loading is None or not loading.done() or loading.exception() is not None:
+            return None
+        second = loading.result()
+        if second is None or len(audio) / INPUT_RATE > SECOND_OPINION_MAX_S or self._busy() or second.busy:
+            return None
+        return await loop_view(_submit(second.transcribe, audio, hotwords=self.hotwords, language="en",
+                                       word_timestamps=self._options.word_timestamp))
+
+    def use_second_opinion(self, turn_id: int, transcription: Any) -> None:
+        """The turn's transcript is the second hearing's: its words and timings go to the client."""
+        self._turn_words[turn_id] = (getattr(transcription, "words", ()), getattr(transcription, "language", None))
 
     def transcription_message(self, action: ev.SendTranscription) -> dict[str, Any]:
         """inputTranscription with what the client asked for: speaker label, offsets, words, language."""

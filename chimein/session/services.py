@@ -41,6 +41,9 @@ class Services:
     ledger: Ledger | None
     judge: TurnJudge | None = None
     """With ``--llm-url``: that model judges borderline topic decisions (policy/judge.py)."""
+    second_opinion: bool = True
+    """Declined turns under an instruction with names or a wake phrase get a second hearing by
+    Whisper base when the recognisers are idle (``policy.hints.wants_second_opinion``)."""
     _synths: dict[str, Synthesizer] = field(default_factory=dict)
     _own_voices: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -48,6 +51,10 @@ class Services:
         if voice_id not in self._synths:
             self._synths[voice_id] = shared_synthesizer(voice_id)
         return self._synths[voice_id]
+
+    def second_recogniser(self) -> SpeechRecognizer | None:
+        """Whisper base for the second opinion on a name, loaded on first use (blocking); None when off."""
+        return SpeechRecognizer.shared("base") if self.second_opinion else None
 
     def own_voice_print(self, voice_id: str) -> np.ndarray:
         """The assistant's voice print in this voice, to recognise its own answer coming back (blocking)."""
@@ -67,6 +74,7 @@ class Services:
         llm_model: str | None = None,
         llm_api_key: str | None = None,
         llm_judge: bool = True,
+        second_opinion: bool = True,
         ledger_url: str | None = None,
         voices: tuple[str, ...] = ("joe", "heart"),
         progress: Callable[[str], None] | None = None,
@@ -88,6 +96,7 @@ class Services:
             loaded[label] = load()
             say(f"[{i}/{total}] loaded {label} in {time.perf_counter() - started:.1f}s")
         services = cls(*loaded.values())  # type: ignore[arg-type]
+        services.second_opinion = second_opinion
         if llm_url and llm_url.strip() and llm_judge:
             services.judge = language_model_judge(llm_url.strip(), llm_model, llm_api_key)
         for j, voice in enumerate(voices, len(steps) + 1):

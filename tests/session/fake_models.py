@@ -51,7 +51,7 @@ class FakeAsr:
     partial_calls: int = 0
 
     def transcribe(self, audio: np.ndarray, *, hotwords: str | None = None, word_timestamps: bool = False,
-                   wanted: Callable[[], bool] | None = None) -> Words:
+                   wanted: Callable[[], bool] | None = None, language: str | None = None) -> Words:
         self.hotwords = hotwords  # what the session told the recogniser to expect (#11)
         if wanted is not None and not wanted():
             self.skipped += 1
@@ -110,6 +110,10 @@ class FakeServices:
     embedder: Any = None
     ledger: Any = None
     judge: Any = None
+    second: FakeAsr | None = None  # the second hearing of declined turns (Whisper base), when given
+
+    def second_recogniser(self) -> FakeAsr | None:
+        return self.second
 
     def synthesizer(self, voice_id: str) -> FakeSynth:
         return FakeSynth()

@@ -35,10 +35,10 @@ def silence(seconds: float) -> np.ndarray:
 
 
 class Client:
-    def __init__(self, said: list[str], lead_s: float = 5.0, **setup: Any) -> None:
+    def __init__(self, said: list[str], lead_s: float = 5.0, second: list[str] | None = None, **setup: Any) -> None:
         self.messages: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
-        self.services = FakeServices(FakeAsr(said))
+        self.services = FakeServices(FakeAsr(said), second=FakeAsr(second) if second is not None else None)
         body = {"model": "models/gemini-2.5-flash-native-audio-preview-09-2025", **setup}
         self.session = LiveSession(parse_setup(body), resolve_model(body["model"]), self.services,  # type: ignore[arg-type]
                                    self._send, SessionOptions(observer=self.events.append, output_lead_s=lead_s))
@@ -72,8 +72,8 @@ class Client:
 def client_factory():
     made: list[Client] = []
 
-    def make(said: list[str], lead_s: float = 5.0, **setup: Any) -> Client:
-        client = Client(said, lead_s, **setup)
+    def make(said: list[str], lead_s: float = 5.0, second: list[str] | None = None, **setup: Any) -> Client:
+        client = Client(said, lead_s, second, **setup)
         made.append(client)
         return client
 
@@ -126,6 +126,52 @@ async def test_words_said_so_far_are_put_in_the_answers_prompt_before_the_turn_e
     said = [m[-1].content for m, open_end in prefills if open_end]
     assert said and set(said) == {"What is the capital of"}
     assert client.services.llm.prompts[-1][-1].content == "What is the capital of France?"
+    await client.session.close()
+
+
+NAMED = "Your name is Juno. Only respond when someone addresses you by name."
+
+
+async def test_a_turn_declined_for_want_of_a_name_is_answered_when_a_second_hearing_hears_it(client_factory):
+    """tiny.en hears "Juno, how long ..." as "Do you know how long ..."; Whisper base hears the name (#11)."""
+    client = client_factory(["Do you know how long it takes to boil an egg?"],
+                            second=["Juno, how long does it take to boil an egg?"], inputAudioTranscription={},
+                            proactivity={"proactiveAudio": True}, systemInstruction=NAMED)
+    await client.play(np.concatenate([silence(0.5), speech(1.0), silence(1.0)]))
+    await client.until("turnComplete")
+    completes = [m["serverContent"] for m in client.messages if "turnComplete" in m.get("serverContent", {})]
+    assert "turnCompleteReason" not in completes[0]  # answered, not RESPONSE_REJECTED
+    said = "".join(m["serverContent"]["inputTranscription"]["text"] for m in client.messages
+                   if "inputTranscription" in m.get("serverContent", {}))
+    assert said.startswith("Juno, how long")  # the client and memory get the words that were answered
+    second = next(e for e in client.events if e["type"] == "second_opinion")
+    assert second["first_text"].startswith("Do you know") and second["rule"] == "name"
+    assert client.session.memory.recent()[0].text.startswith("Juno, how long")
+    await client.session.close()
+
+
+async def test_a_second_hearing_that_hears_no_call_leaves_the_turn_declined(client_factory):
+    client = client_factory(["Do you know how long it takes to boil an egg?"],
+                            second=["Do you know how long does it take to boil an egg?"],
+                            proactivity={"proactiveAudio": True}, systemInstruction=NAMED)
+    await client.play(np.concatenate([silence(0.5), speech(1.0), silence(1.0)]))
+    await client.until("turnComplete")
+    completes = [m["serverContent"] for m in client.messages if "turnComplete" in m.get("serverContent", {})]
+    assert completes[0]["turnCompleteReason"] == "RESPONSE_REJECTED"
+    assert "second_opinion" not in client.types()
+    await client.session.close()
+
+
+async def test_a_busy_recogniser_gives_no_second_hearing(client_factory):
+    """Under load the first hearing stands: the second one would queue behind other sessions' turns."""
+    client = client_factory(["Do you know how long it takes to boil an egg?"],
+                            second=["Juno, how long does it take to boil an egg?"],
+                            proactivity={"proactiveAudio": True}, systemInstruction=NAMED)
+    assert client.services.second is not None
+    client.services.second.busy = True
+    await client.play(np.concatenate([silence(0.5), speech(1.0), silence(1.0)]))
+    await client.until("turnComplete")
+    assert "second_opinion" not in client.types()
     await client.session.close()
 
 
