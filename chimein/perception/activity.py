@@ -284,6 +284,11 @@ class ActivityDetector:
         """True between SpeechStarted and SpeechEnded."""
         return self._speaking
 
+    @property
+    def onset_pending(self) -> bool:
+        """Speech frames have begun a run that is not yet confirmed as speech (not while speaking)."""
+        return not self._speaking and self._run_count > 0
+
     def push(self, samples: np.ndarray) -> list[ActivityEvent]:
         """Feed audio (float32, 16 kHz, any length); return the events it completes, in order."""
         x = np.asarray(samples, dtype=np.float32).reshape(-1)

@@ -30,6 +30,11 @@ from chimein.usage.tokens import UsageMeter
 
 OnCalls = Callable[[SpeechHandle, list[ToolCall]], Awaitable[list[ChatMessage] | None]]
 
+ONSET_HOLD_S = 0.3
+"""The longest an answer's first audio waits for speech the VAD has begun to count to be confirmed
+or dismissed (it needs a few 32 ms frames; input arrives in chunks of up to 100 ms)."""
+ONSET_POLL_S = 0.02
+
 
 @dataclass
 class Playout:
@@ -48,6 +53,7 @@ class Playout:
     max_tokens: int
     text_only: bool
     output_transcription: bool
+    onset_pending: Callable[[], bool] = lambda: False  # speech begun but not yet confirmed by the VAD
 
     async def speak(self, handle: SpeechHandle, plan: AnswerPlan, *, extra: Sequence[ChatMessage] = (),
                     tools: Sequence[dict[str, Any]] = (), on_calls: OnCalls | None = None,
@@ -168,6 +174,8 @@ class Playout:
             if self.output_transcription:
                 self.send(out.output_transcription(clip.text + " "))
             pcm = clip.pcm.astype("<i2").tobytes()
+            if not tracker.sent_samples:
+                await self._before_first_audio()
             for start in range(0, len(clip.pcm), CHUNK_SAMPLES):
                 await handle.may_send.wait()
                 wait = tracker.wait_before_next()
@@ -185,6 +193,16 @@ class Playout:
                 tracker.on_sent(samples)
                 self.meter.add_output_audio(samples, OUTPUT_RATE)
                 self._audible(handle)
+
+    async def _before_first_audio(self) -> None:
+        """Not a word while someone may be starting to speak: the VAD confirms speech ~0.2 s after it
+        begins, and an answer heard in that window is cut by the speaker's own continuation (a pause
+        in one line, the next phrase of a recording). Waits at most ``ONSET_HOLD_S``; if the speech is
+        confirmed meanwhile, the turn goes on and this reply is dropped before it said anything."""
+        waited = 0.0
+        while self.onset_pending() and waited < ONSET_HOLD_S:
+            await asyncio.sleep(ONSET_POLL_S)
+            waited += ONSET_POLL_S
 
     def _audible(self, handle: SpeechHandle) -> None:
         if not handle.audible:

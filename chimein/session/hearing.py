@@ -45,6 +45,11 @@ class Hearing:
     def clock_s(self) -> float:
         return self.detector.clock_s
 
+    @property
+    def onset_pending(self) -> bool:
+        """Someone may be starting to speak: the detector is counting speech frames it has not confirmed."""
+        return self.detector.onset_pending
+
     async def hear(self, audio: np.ndarray, feed: Callable[[ev.Event], None]) -> None:
         """Push audio through the canceller and the detector; feed the events, then the new clock."""
         async with self._lock:

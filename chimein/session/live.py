@@ -128,7 +128,7 @@ class LiveSession:
             input_clock_s=lambda: self.hearing.clock_s, clock=self.options.clock, lead_s=self.options.output_lead_s,
             send=self._put, emit=self._emit, on_audible=lambda h: self._feed(ev.ReplyAudible(h.id)),
             max_tokens=self.turn_options.max_answer_tokens, text_only=self.turn_options.text_only,
-            output_transcription=setup.output_transcription)
+            output_transcription=setup.output_transcription, onset_pending=lambda: self.hearing.onset_pending)
         self._spawn(self.billing.checkpoint_listening())
         prefill = getattr(self.llm, "prefill", None)
         if prefill is not None:  # pay the new instruction's prompt cost now, not on the first answer

@@ -51,3 +51,19 @@ def test_a_clause_waiting_for_the_voice_leaves_the_default_pool_to_listening() -
         return heard
 
     assert asyncio.run(scene()) == "listening"
+
+
+async def test_the_first_audio_waits_while_someone_may_be_starting_to_speak():
+    """Speech the VAD has begun to count holds the answer's first audio until it is confirmed or
+    dismissed, and never longer than ONSET_HOLD_S (a noisy room must not silence the answer)."""
+    from types import SimpleNamespace
+
+    from chimein.session.answering import ONSET_HOLD_S, ONSET_POLL_S, Playout
+
+    asked = []
+    pending = iter([True, True, True, False])
+    await Playout._before_first_audio(SimpleNamespace(onset_pending=lambda: asked.append(1) or next(pending)))
+    assert len(asked) == 4  # waited through the three polls while the onset was pending, then went on
+    asked.clear()
+    await Playout._before_first_audio(SimpleNamespace(onset_pending=lambda: asked.append(1) or True))
+    assert len(asked) == round(ONSET_HOLD_S / ONSET_POLL_S) + 1  # then speaks anyway
