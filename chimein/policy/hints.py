@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from chimein.policy.instruction import GatingRules
 
-__all__ = ["MAX_HINT_CHARS", "SECOND_OPINION_MAX_S", "recognition_hints", "second_opinion_calls", "wants_second_opinion"]
+__all__ = ["MAX_HINT_CHARS", "recognition_hints", "second_opinion_calls", "wants_second_opinion"]
 
 MAX_HINT_CHARS = 240
 """About 60 Whisper tokens: enough for names, phrases and a few topics, short of the 224-token prompt limit."""
@@ -47,18 +47,14 @@ def recognition_hints(rules: GatingRules, vocabulary: Iterable[str] = ()) -> str
 
 # ------------------------------------------------------------------ a second opinion on a name
 
-SECOND_OPINION_MAX_S = 14.0
-"""Utterances up to this long get the second opinion (the recogniser's short encoder window)."""
-
-
 def wants_second_opinion(rules: GatingRules, answer: bool) -> bool:
     """A declined turn, under an instruction that names the assistant or gives it a wake phrase.
 
     Even told the names, Whisper tiny.en hears "Juno, how long ..." as "Do you know how long ...",
     "Kit" as "Get", "hey Iris, play" as "Hey, I just play"; the call is lost and the turn declined.
     Whisper base (multilingual, already shipped for uploaded files) hears most of them: on the dev
-    split's spoken name and wake-phrase turns it turned 7 of 20 such misses into calls and no
-    other turn. It costs about 0.25 s of a core per short turn, so it is asked only about turns
+    split's spoken name and wake-phrase turns it turned 7 of 20 such misses into calls, and changed
+    one other turn, which :func:`second_opinion_calls` leaves alone. It costs about 0.25 s of a core per short turn, so it is asked only about turns
     that tiny.en's words would leave unanswered, and only while the recognisers are idle.
     """
     return not answer and bool(rules.names or rules.wake_phrases)

@@ -140,10 +140,7 @@ class TurnController:
             if declined is not None and event.at_s <= declined[1]:
                 # This speech had begun before the line was declined (it is confirmed only now):
                 # the line goes on, as it would had the decision come a moment later.
-                turn = declined[0]
-                self._carry_start_s, self._carried_turn = turn.start_s, turn
-                out.append(ev.Emit("turn_continued", {"answer_id": declined[2], "gap_s": round(event.at_s - turn.end_s, 3),
-                                                      "earlier_text": turn.text}))
+                self._continue_line(declined[0], declined[2], event.at_s, out)
             return
         if not reply.speaking:
             # Not a word said yet: the speaker had only paused. Drop the reply, keep their audio.
@@ -561,11 +558,14 @@ class TurnController:
         moment later (the same rule as for a declined line, policy/turns.py)."""
         self._forget(reply)
         out.append(ev.Interrupt(reply.id, "the speaker went on before the answer was audible"))
-        turn = reply.turn
-        if turn is not None and turn.audio is not None:
-            self._carry_start_s, self._carried_turn = turn.start_s, turn
-            out.append(ev.Emit("turn_continued", {"answer_id": reply.id, "gap_s": round(onset_s - turn.end_s, 3),
-                                                  "earlier_text": turn.text}))
+        if reply.turn is not None and reply.turn.audio is not None:
+            self._continue_line(reply.turn, reply.id, onset_s, out)
+
+    def _continue_line(self, turn: ev.UserTurn, answer_id: str, onset_s: float, out: list[ev.Action]) -> None:
+        """The next speech joins ``turn`` (a declined or retracted line): ``turn_continued``."""
+        self._carry_start_s, self._carried_turn = turn.start_s, turn
+        out.append(ev.Emit("turn_continued", {"answer_id": answer_id, "gap_s": round(onset_s - turn.end_s, 3),
+                                              "earlier_text": turn.text}))
 
     def _reference_level_db(self) -> float | None:
         """The participants' speaking level (policy/chatter.py): never a recording's or the loudest first."""

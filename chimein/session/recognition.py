@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from chimein.generation.scheduler import loop_view
+from chimein.perception.asr import ENCODER_WINDOW_S
 from chimein.perception.audio import INPUT_RATE
-from chimein.policy.hints import SECOND_OPINION_MAX_S, recognition_hints
+from chimein.policy.hints import recognition_hints
 from chimein.policy.instruction import GatingRules
 from chimein.policy.turns import split_reason
 from chimein.protocol import server_messages as out
@@ -249,7 +250,8 @@ class Recognition:
         if loading is None or not loading.done() or loading.exception() is not None:
             return None
         second = loading.result()
-        if second is None or len(audio) / INPUT_RATE > SECOND_OPINION_MAX_S or self._busy() or second.busy:
+        short = len(audio) / INPUT_RATE + 1.0 <= ENCODER_WINDOW_S  # the short encoder window (perception/asr.py)
+        if second is None or not short or self._busy() or second.busy:
             return None
         return await loop_view(_submit(second.transcribe, audio, hotwords=self.hotwords, language="en",
                                        word_timestamps=self._options.word_timestamp))
