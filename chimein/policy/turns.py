@@ -45,8 +45,9 @@ def _words(text: str) -> list[str]:
 
 
 def continued_words(earlier: str, joined: str) -> str | None:
-    """The words a joined transcript adds after the earlier speech's own, or None when its start
-    cannot be matched to those words (the client then gets the whole joined transcript).
+    """The words a joined transcript adds after the earlier speech's own: "" when it adds none (the
+    speaker went on with a sound Whisper heard no words in; the client already has them all), None
+    when its start cannot be matched to those words (the client then gets the whole joined transcript).
 
     The joined clip is decoded afresh, so its start may be heard a little differently ("Lord, but
     I'm glad" where the earlier clip gave "No, it's but I'm glad"): an earlier part of three words
@@ -66,12 +67,14 @@ def continued_words(earlier: str, joined: str) -> str | None:
         candidates = [(distances[k], -k) for k in range(max(1, len(before) - allowed), len(distances))]
         edits, minus_n = min(candidates, default=(allowed + 1, 0))
         n = -minus_n
-        if edits > allowed or (len(distances) > len(said) and distances[len(said)] <= edits):
-            return None  # not the earlier words, or nothing after them
+        if edits > allowed:
+            return None  # not the earlier words
+        if len(distances) > len(said) and distances[len(said)] <= edits:
+            return ""  # all of it is the earlier words, heard again (perhaps fewer of them)
     if len(said) <= n:
-        return None
+        return ""
     rest = joined[tokens[n - 1].end():]
-    return rest.lstrip(" ,;:.!?-\u2014").strip() or None
+    return rest.lstrip(" ,;:.!?-\u2014").strip()
 
 
 def _prefix_distances(a: list[str], b: list[str]) -> list[int]:

@@ -318,15 +318,18 @@ class TurnController:
         if self.options.input_transcription:
             # Clients append inputTranscription text: a turn after the first starts with a space,
             # so "Oh yes, me too." and "My favorite..." do not run together. Words already sent for
-            # the earlier speech this turn continues are not sent twice.
+            # the earlier speech this turn continues are not sent twice, nor sent again when the
+            # speaker went on with a sound that added no words.
             if sent_with_split:  # its first words already went out with the speech before the split
-                new = continued_words(sent_with_split, f"{event.earlier_text or ''} {text}") or text
+                added = continued_words(sent_with_split, f"{event.earlier_text or ''} {text}")
             else:
                 earlier = _transcribed_earlier(turn)
-                new = (continued_words(earlier.text, text) if earlier is not None else None) or text
-            out.append(ev.SendTranscription(new if not self._transcribed_before else " " + new, turn_id=turn.id,
-                                            speaker=turn.speaker, start_s=turn.start_s, end_s=turn.end_s))
-            self._transcribed_before = True
+                added = continued_words(earlier.text, text) if earlier is not None else None
+            new = text if added is None else added
+            if new:
+                out.append(ev.SendTranscription(new if not self._transcribed_before else " " + new, turn_id=turn.id,
+                                                speaker=turn.speaker, start_s=turn.start_s, end_s=turn.end_s))
+                self._transcribed_before = True
         grace = pause_grace_s(text, turn.eot_probability)
         if grace:
             reply.phase = "grace"

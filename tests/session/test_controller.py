@@ -313,6 +313,18 @@ def test_a_continued_line_heard_a_little_differently_sends_only_its_new_words():
     assert one(actions, ev.Respond).text == "I really liked Italian food, do you know pizza?"  # decided whole
 
 
+def test_a_continued_line_that_added_no_words_is_not_sent_again():
+    """The speaker went on with a short sound Whisper heard no words in: the joined clip is the same
+    sentence, which the client already has (8 sessions under load sent it twice)."""
+    s = Script(proactive=True, input_transcription=True)
+    _declined_line(s, "Not really, just the duplication of effort.")
+    s.feed(ev.Started(2.3, -20.0))
+    turn = one(s.feed(ev.Ended(2.6, audio(1.6))), ev.EndTurn).turn
+    actions = s.feed(ev.TurnTranscribed(turn.id, "Not really, just the duplication of effort.", -20.0, 1.6, 1.6))
+    assert not of(actions, ev.SendTranscription)
+    assert one(actions, ev.Respond).replaces == "Not really, just the duplication of effort."  # still decided
+
+
 def test_a_continued_line_whose_transcript_changed_is_sent_whole():
     s = Script(proactive=True, input_transcription=True)
     _declined_line(s, "I really like Italian food.")
