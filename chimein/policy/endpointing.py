@@ -26,6 +26,10 @@ DANGLING_REQUEST = re.compile(
     r"^(?:\w+,?\s+)?(?:can|could|would|will) you (?:tell|show|give|help|remind) me$|^(?:do you know|i was wondering|"
     r"i wonder|what about|how about|tell me|let me ask you|quick question)$"
 )
+# After a turn that only called the assistant ("OK computer."), wait this long for the request that
+# usually follows before answering the call: answered at once, its first words went out just as
+# the question began and were cut (the bench's wake-phrase scenes).
+CALL_WAIT_S = 0.6
 # A sound this short (voiced seconds, words), no question, starting this soon after an answer's
 # audio ended at the listener, is an acknowledgement of it rather than a turn (proactive audio only).
 ACK_MAX_SPEECH_S = 0.7

@@ -114,6 +114,9 @@ class Decision:
     rule: str
     reason: str
     scores: dict[str, float] = field(default_factory=dict)
+    call_only: bool = False
+    """The turn only called the assistant ("OK computer.", "Hey Juno."): the request usually follows
+    at once, so the session waits a moment before answering the call itself."""
 
     def to_json(self) -> dict:
         return {
@@ -167,6 +170,8 @@ class Features:
 #: A turn this short, or one that leans on the previous line ("should I throw it out?"), takes its
 #: topic from that line when the thresholds use context.
 LEAN_WORDS = 4
+#: A call with no request, at most this many words ("OK computer.", "Hey there, Juno."), is only a call.
+CALL_ONLY_WORDS = 4
 
 
 class ProactivityPolicy:
@@ -228,7 +233,8 @@ class ProactivityPolicy:
         after_assistant = bool(context) and context[-1].is_assistant
         called, called_by = self._bare_call(context[-1]) if context and not after_assistant else (None, "")
         if self._topics is None or self._embedder is None:
-            return Features(cues=cues, after_assistant=after_assistant, called=called, called_by=called_by)
+            return Features(cues=cues, words=len(text.split()), after_assistant=after_assistant, called=called,
+                        called_by=called_by)
         if with_context is None:
             with_context = self.thresholds.use_context
         recent = [t.text.strip() for t in context[-CONTEXT_TURNS:] if t.text.strip()]
@@ -327,12 +333,13 @@ def decide_from_features(rules: GatingRules, f: Features, th: Thresholds) -> Dec
 
     if f.empty:
         return Decision(False, "empty", "stayed silent: empty turn", scores)
+    call_only = c.kind == "statement" and f.words <= CALL_ONLY_WORDS
     if c.wake:
-        return Decision(True, "wake_phrase", f"answering: wake phrase '{c.wake}' ({kind})", scores)
+        return Decision(True, "wake_phrase", f"answering: wake phrase '{c.wake}' ({kind})", scores, call_only)
     if c.assistant_vocative:
-        return Decision(True, "name", f"answering: called by name '{c.assistant_vocative}' ({kind})", scores)
+        return Decision(True, "name", f"answering: called by name '{c.assistant_vocative}' ({kind})", scores, call_only)
     if c.role_vocative and rules.roles_address:
-        return Decision(True, "name", f"answering: called by its role '{c.role_vocative}' ({kind})", scores)
+        return Decision(True, "name", f"answering: called by its role '{c.role_vocative}' ({kind})", scores, call_only)
     if c.to_person:
         return Decision(False, "addressed_to_person", f"stayed silent: {kind} addressed to {c.to_person}, not to the assistant", scores)
 

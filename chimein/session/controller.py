@@ -27,7 +27,14 @@ import numpy as np
 from chimein.perception.speakers import EnrolledVoice, Match, Participants
 from chimein.policy.barge_in import OverlapVerdict, echoes_assistant, is_stop_follow_up
 from chimein.policy.chatter import background_reason, reference_level_db
-from chimein.policy.endpointing import is_acknowledgement, is_dangling_request, pause_grace_s, words_end_turn
+from chimein.policy.endpointing import (
+    CALL_WAIT_S,
+    is_acknowledgement,
+    is_dangling_request,
+    pause_grace_s,
+    words_end_turn,
+)
+from chimein.policy.proactivity import Decision
 from chimein.policy.turns import continued_words
 from chimein.protocol import server_messages as out_messages
 from chimein.session import events as ev
@@ -412,6 +419,9 @@ class TurnController:
         if reply is None or reply.phase != "grace":
             return
         assert reply.turn is not None
+        if reply.waiting_call is not None:  # nobody went on after the call: answer it
+            self._generate(reply, reply.waiting_call, out)
+            return
         if is_dangling_request(reply.turn.text):
             # Only the start of a request: tell the client we wait, and join the next speech to this turn.
             self._carry_start_s = reply.turn.start_s
@@ -430,10 +440,20 @@ class TurnController:
                 self._declined = (reply.turn, self.clock_s, reply.id)
             out.append(ev.Decline(reply.id, event.decision))
             return
+        if event.decision is not None and event.decision.call_only and self.options.proactive:
+            # "OK computer." alone: the question usually follows at once. Speech now drops this reply
+            # and continues the line, as in a pause grace.
+            reply.phase, reply.waiting_call = "grace", event.decision
+            out.append(ev.Emit("call_wait", {"answer_id": reply.id, "seconds": CALL_WAIT_S}))
+            out.append(ev.WaitGrace(reply.id, CALL_WAIT_S))
+            return
+        self._generate(reply, event.decision, out)
+
+    def _generate(self, reply: Reply, decision: Decision | None, out: list[ev.Action]) -> None:
         reply.phase = "generating"
         if reply.voice is not None:
             self._answered_voices.add(reply.voice)
-        out.append(ev.Generate(reply.id, event.decision))
+        out.append(ev.Generate(reply.id, decision))
 
     def _on_ReplyAudible(self, event: ev.ReplyAudible, out: list[ev.Action]) -> None:
         reply = self.replies.get(event.reply_id)

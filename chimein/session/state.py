@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Literal
 
+from chimein.policy.proactivity import Decision
 from chimein.session import events as ev
 
 
@@ -30,6 +31,7 @@ class Reply:
     allow_interruptions: bool = True
     voice: str | None = None  # the participant voice of its turn (an answered one sets the reference level, #11)
     audible_at_s: float | None = None  # the input clock when its first audio (or text) went out
+    waiting_call: Decision | None = None  # a call-only turn's decision, held for CALL_WAIT_S (phase "grace")
 
     @property
     def speaking(self) -> bool:

@@ -211,3 +211,17 @@ def test_a_request_right_after_a_bare_call_is_for_the_assistant(embedder: TextEm
     assert named.decide("how long do eggs keep", [Turn("A", "Wren?")]).rule == "name"
     # A call that was a request of its own was decided as such: the next line is read on its own.
     assert not named.decide("What about tomorrow?", [Turn("A", "Wren, what's the weather today?")]).answer
+
+
+@pytest.mark.parametrize(("instruction", "text", "call_only"), [
+    ("Respond only when someone says 'OK computer'.", "Ok computer.", True),
+    ("Respond only when someone says 'OK computer'.", "OK computer, what is the capital of Australia?", False),
+    ("Your name is Juno. Only respond when someone addresses you by name.", "Hey Juno.", True),
+    ("Your name is Juno. Only respond when someone addresses you by name.", "Juno?", True),
+    ("Your name is Juno. Only respond when someone addresses you by name.", "Hey Juno, I think the oven is done.", False),
+    ("Your name is Juno. Only respond when someone addresses you by name.", "Juno, how long do eggs take?", False),
+])
+def test_a_turn_that_only_calls_the_assistant_says_so(embedder: TextEmbedder, instruction: str, text: str,
+                                                      call_only: bool) -> None:
+    decision = ProactivityPolicy(instruction, embedder=embedder).decide(text, [])
+    assert decision.answer and decision.call_only is call_only

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chimein.policy.endpointing import PAUSE_GRACE_S, PAUSE_GRACE_TEXT_S
+from chimein.policy.endpointing import CALL_WAIT_S, PAUSE_GRACE_S, PAUSE_GRACE_TEXT_S
 from chimein.policy.proactivity import Decision
 from chimein.session import events as ev
 
@@ -253,6 +253,40 @@ def test_speaking_while_the_policy_decides_drops_the_answer():
     respond = one(s.turn(1.0, 2.0, "Tell me about pasta."), ev.Respond)
     s.feed(ev.Started(2.6, -20.0))
     assert s.feed(ev.Decided(respond.reply_id, Decision(True, "r", "on topic"))) == []
+
+
+CALL = Decision(True, "wake_phrase", "answering: wake phrase 'ok computer' (a statement)", call_only=True)
+
+
+def test_a_turn_that_only_calls_the_assistant_is_answered_after_a_moment():
+    s = Script(proactive=True)
+    respond = one(s.turn(1.0, 2.0, "OK computer."), ev.Respond)
+    actions = s.feed(ev.Decided(respond.reply_id, CALL))
+    assert one(actions, ev.WaitGrace).seconds == CALL_WAIT_S and not of(actions, ev.Generate)
+    assert one(s.feed(ev.GraceElapsed(respond.reply_id)), ev.Generate).decision is CALL
+
+
+def test_the_request_after_a_bare_call_joins_it_before_anything_is_said():
+    """'OK computer. What is the capital of Australia?': the question began while the call's answer
+    waited; that answer is dropped unsaid and the whole line is one turn (bench: wake-ok-computer)."""
+    s = Script(proactive=True, input_transcription=True)
+    respond = one(s.turn(1.0, 2.0, "OK computer."), ev.Respond)
+    s.feed(ev.Decided(respond.reply_id, CALL))
+    started = s.feed(ev.Started(2.4, -20.0))
+    assert one(started, ev.Drop).reply_id == respond.reply_id and emitted(started, "answer_dropped")
+    turn = one(s.feed(ev.Ended(4.5, audio(3.5))), ev.EndTurn).turn
+    assert turn.carry_start_s == 1.0
+    actions = s.feed(ev.TurnTranscribed(turn.id, "OK computer. What is the capital of Australia?", -20.0, 3.0, 3.5))
+    assert one(actions, ev.SendTranscription).text == " What is the capital of Australia?"
+    assert one(actions, ev.Respond).replaces == "OK computer."
+    assert s.feed(ev.GraceElapsed(respond.reply_id)) == []  # the dropped call's wait ends with nothing
+
+
+def test_a_call_with_its_request_is_answered_at_once():
+    s = Script(proactive=True)
+    respond = one(s.turn(1.0, 3.0, "OK computer, what is the capital of Australia?"), ev.Respond)
+    decision = Decision(True, "wake_phrase", "answering: wake phrase 'ok computer' (a question)")
+    assert one(s.feed(ev.Decided(respond.reply_id, decision)), ev.Generate).decision is decision
 
 
 def _declined_line(s: Script, text: str = "I really like Italian food;") -> ev.UserTurn:
