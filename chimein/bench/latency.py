@@ -5,8 +5,9 @@ in real time, questions spoken in voices chimein does not answer in
 (``joe-high``, ``heart-low``); latency is the end of the question's voiced speech (the last sample
 sent, less the clip's trailing silence) to the first answer audio on the wire:
 
-* **long session**: one session (proactive audio off) asks ``--turns`` questions in a row;
-  latency by turn index.
+* **long session**: one session (proactive audio off) asks ``--turns`` questions in a row, the
+  second half the first half's questions again in the same voices; latency by turn index, and
+  the second half against the first, question by question.
 * **concurrency sweep**: for each ``--sessions`` level N, N sessions listen to a real meeting
   recording (AMI) for ``--listen-s`` seconds with proactive audio on (the meeting's talk is not
   for the assistant and is declined), pause 3 s, then each asks one question, all within
@@ -240,8 +241,11 @@ async def long_session(targets: list[Target], turns: int, say: Any,
             assert t.server is not None
             sessions[t.name] = await stack.enter_async_context(
                 _client(t.server).aio.live.connect(model="gemini-2.5-flash-native-audio-preview-09-2025", config=_config()))
+        half = max(1, (turns + 1) // 2)
         for i in range(turns):
-            question = _question_audio(i)
+            # The second half asks the first half's questions again, in the same voices (the
+            # issue's own method): a slower second half is then the turn index, not the questions.
+            question = _question_audio(i % half)
             order = targets if i % 2 == 0 else list(reversed(targets))
             for t in order:
                 try:
@@ -402,10 +406,12 @@ def latency_main(argv: list[str]) -> int:
                 say(f"long session ended early: {type(exc).__name__}: {exc}")
             for name, turns in long.items():
                 lat = [r.latency_s for r in turns]
-                half = len(lat) // 2
+                half = max(1, (args.turns + 1) // 2)  # where the questions start again
+                again = [b - a for a, b in zip(lat[:half], lat[half:], strict=False) if a is not None and b is not None]
                 results["targets"][name]["long_session"] = {
                     "latency_by_turn_s": lat,
                     "all": _stats(lat), "first_half": _stats(lat[:half]), "second_half": _stats(lat[half:]),
+                    "second_minus_first_median_s": round(statistics.median(again), 3) if again else None,
                     "turns": [r.__dict__ for r in turns],
                 }
         for level_i, n in enumerate(levels):
@@ -459,6 +465,9 @@ def markdown(results: dict[str, Any]) -> str:
             for key in ("median_s", "max_s", "answered"):
                 lines.append(f"| {part} {key} | " + " | ".join(
                     fmt(results["targets"][n]["long_session"][part][key]) for n in names) + " |")
+        lines.append("| second half minus first, same question (median) s | " + " | ".join(
+            fmt(results["targets"][n]["long_session"].get("second_minus_first_median_s")) for n in names) + " |")
+        lines.append("\nThe second half asks the first half's questions again, in the same voices.")
         lines.append("\nBy turn: " + "; ".join(
             f"{n}: " + " ".join(fmt(v) for v in results["targets"][n]["long_session"]["latency_by_turn_s"])
             for n in names) + "\n")
