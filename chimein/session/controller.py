@@ -440,9 +440,9 @@ class TurnController:
                 self._declined = (reply.turn, self.clock_s, reply.id)
             out.append(ev.Decline(reply.id, event.decision))
             return
-        if event.decision is not None and event.decision.call_only and self.options.proactive:
-            # "OK computer." alone: the question usually follows at once. Speech now drops this reply
-            # and continues the line, as in a pause grace.
+        if event.decision is not None and event.decision.call_only and self.options.proactive and reply.turn is not None:
+            # "OK computer." said alone: the question usually follows at once. Speech now drops this
+            # reply and continues the line, as in a pause grace. (A typed call has nothing to wait for.)
             reply.phase, reply.waiting_call = "grace", event.decision
             out.append(ev.Emit("call_wait", {"answer_id": reply.id, "seconds": CALL_WAIT_S}))
             out.append(ev.WaitGrace(reply.id, CALL_WAIT_S))

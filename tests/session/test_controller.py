@@ -282,6 +282,12 @@ def test_the_request_after_a_bare_call_joins_it_before_anything_is_said():
     assert s.feed(ev.GraceElapsed(respond.reply_id)) == []  # the dropped call's wait ends with nothing
 
 
+def test_a_typed_call_is_answered_at_once():
+    s = Script(proactive=True)
+    respond = one(s.feed(ev.TextTurn("OK computer.")), ev.Respond)
+    assert one(s.feed(ev.Decided(respond.reply_id, CALL)), ev.Generate).decision is CALL
+
+
 def test_a_call_with_its_request_is_answered_at_once():
     s = Script(proactive=True)
     respond = one(s.turn(1.0, 3.0, "OK computer, what is the capital of Australia?"), ev.Respond)
