@@ -27,8 +27,10 @@ DANGLING_REQUEST = re.compile(
     r"i wonder|what about|how about|tell me|let me ask you|quick question)$"
 )
 # After a turn that only called the assistant ("OK computer."), wait this long for the request that
-# usually follows before answering the call: answered at once, its first words went out just as
-# the question began and were cut (the bench's wake-phrase scenes).
+# usually follows before answering the call. Answered at once, a question begun 0.8 s after the
+# call was said over that answer and lost: cut into a barge-in ("Capital of Australia", declined
+# for want of the wake phrase) or ignored as overlap; begun sooner, the answer's first words went
+# out and were cut (the bench's wake-ok-computer scene).
 CALL_WAIT_S = 0.6
 # A sound this short (voiced seconds, words), no question, starting this soon after an answer's
 # audio ended at the listener, is an acknowledgement of it rather than a turn (proactive audio only).

@@ -1,0 +1,70 @@
+"""A call followed by its request ("OK computer. What is the capital of Australia?"), through the SDK.
+
+With a pause of most of a second after the call, the call alone ends a turn, and it calls the
+assistant. It was answered at once, and the question that followed was lost: spoken over that
+answer, it was cut into a barge-in ("Capital of Australia", then declined for want of the wake
+phrase) or ignored as overlap. Now a spoken call alone waits a moment (policy/endpointing.py
+``CALL_WAIT_S``); the question begins meanwhile, and call and question are one turn with one answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from google.genai import types
+
+from chimein.bench.dsp import voiced_span
+from chimein.bench.live import every_message
+from tests.e2e.client import MODEL, TurnRecord, sdk_client, send_audio, speech_16k
+
+pytestmark = pytest.mark.slow
+
+WAKE = "Respond only when someone says 'OK computer'."
+
+
+def _voiced(audio: np.ndarray) -> np.ndarray:
+    start, end = voiced_span(audio, floor_db=-35.0)
+    return audio[start:end]
+
+
+async def _collect(session, record: TurnRecord, done: asyncio.Event) -> None:
+    """Every transcript, answer text and interruption, until a turn completes with an answer."""
+    async for message in every_message(session):
+        content = message.server_content
+        if content is None:
+            continue
+        if content.input_transcription and content.input_transcription.text:
+            record.input_text += content.input_transcription.text
+        if content.model_turn and content.model_turn.parts:
+            record.output_text += "".join(p.text or "" for p in content.model_turn.parts)
+        record.interrupted |= bool(content.interrupted)
+        if content.turn_complete and record.output_text.strip():
+            record.turn_complete = True
+            done.set()
+            return
+
+
+async def test_the_request_after_a_bare_call_is_one_turn_with_one_answer(server):
+    gap = np.zeros(int(0.9 * 16000), np.float32)  # the question follows the call after 0.9 s
+    line = np.concatenate([_voiced(speech_16k("OK computer.", voice="joe")), gap,
+                           speech_16k("What is the capital of Australia?", voice="joe")])
+    config = types.LiveConnectConfig(response_modalities=["TEXT"], system_instruction=WAKE,
+                                     proactivity=types.ProactivityConfig(proactive_audio=True),
+                                     input_audio_transcription=types.AudioTranscriptionConfig())
+    record, done = TurnRecord(), asyncio.Event()
+    async with sdk_client(server).aio.live.connect(model=MODEL, config=config) as session:
+        receiver = asyncio.create_task(_collect(session, record, done))
+        await send_audio(session, line)
+        await send_audio(session, np.zeros(int(3.0 * 16000), np.float32), stop=done)
+        try:
+            await asyncio.wait_for(done.wait(), 150.0)  # generous: a loaded 2-core machine
+        except TimeoutError:
+            pass
+        finally:
+            receiver.cancel()
+    heard = record.input_text.lower()
+    assert record.turn_complete, f"no answer; heard {record.input_text!r}"
+    assert "computer" in heard and "australia" in heard, f"answered {record.output_text!r} after hearing {heard!r}"
+    assert not record.interrupted, f"an answer to the call alone went out and was cut: {record.output_text!r}"
