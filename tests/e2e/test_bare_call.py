@@ -1,6 +1,6 @@
 """A call followed by its request ("OK computer. What is the capital of Australia?"), through the SDK.
 
-With a pause of most of a second after the call, the call alone ends a turn, and it calls the
+With a pause of 0.6 s after the call, the call alone ends a turn, and it calls the
 assistant. It was answered at once, and the question that followed was lost: spoken over that
 answer, it was cut into a barge-in ("Capital of Australia", then declined for want of the wake
 phrase) or ignored as overlap. Now a spoken call alone waits a moment (policy/endpointing.py
@@ -47,7 +47,7 @@ async def _collect(session, record: TurnRecord, done: asyncio.Event) -> None:
 
 
 async def test_the_request_after_a_bare_call_is_one_turn_with_one_answer(server):
-    gap = np.zeros(int(0.9 * 16000), np.float32)  # the question follows the call after 0.9 s
+    gap = np.zeros(int(0.6 * 16000), np.float32)  # the question follows the call after 0.6 s
     line = np.concatenate([_voiced(speech_16k("OK computer.", voice="joe")), gap,
                            speech_16k("What is the capital of Australia?", voice="joe")])
     config = types.LiveConnectConfig(response_modalities=["TEXT"], system_instruction=WAKE,
