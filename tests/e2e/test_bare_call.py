@@ -1,10 +1,11 @@
 """A call followed by its request ("OK computer. What is the capital of Australia?"), through the SDK.
 
 With a pause of 0.6 s after the call, the call alone ends a turn, and it calls the
-assistant. It was answered at once, and the question that followed was lost: spoken over that
-answer, it was cut into a barge-in ("Capital of Australia", then declined for want of the wake
-phrase) or ignored as overlap. Now a spoken call alone waits a moment (policy/endpointing.py
-``CALL_WAIT_S``); the question begins meanwhile, and call and question are one turn with one answer.
+assistant. It was answered at once, and the question was said over that answer (0.8 s after the
+call, in the bench's runner, the question was then lost: cut into a barge-in, "Capital of
+Australia", declined for want of the wake phrase, or ignored as overlap). Now a spoken call alone
+waits a moment (policy/endpointing.py ``CALL_WAIT_S``); the question begins meanwhile, and call
+and question are one turn with one answer.
 """
 
 from __future__ import annotations
