@@ -227,6 +227,11 @@ def _question_audio(i: int) -> np.ndarray:
     return speak(QUESTIONS[i % len(QUESTIONS)], VOICES[i % len(VOICES)])
 
 
+def repeat_at(turns: int) -> int:
+    """The long session's turn index where the first half's questions start again."""
+    return max(1, (turns + 1) // 2)
+
+
 async def long_session(targets: list[Target], turns: int, say: Any,
                        results: dict[str, list[TurnResult]]) -> None:
     """One session per target, open side by side; turn i is asked of each in turn (order alternates).
@@ -241,7 +246,7 @@ async def long_session(targets: list[Target], turns: int, say: Any,
             assert t.server is not None
             sessions[t.name] = await stack.enter_async_context(
                 _client(t.server).aio.live.connect(model="gemini-2.5-flash-native-audio-preview-09-2025", config=_config()))
-        half = max(1, (turns + 1) // 2)
+        half = repeat_at(turns)
         for i in range(turns):
             # The second half asks the first half's questions again, in the same voices (the
             # issue's own method): a slower second half is then the turn index, not the questions.
@@ -406,7 +411,7 @@ def latency_main(argv: list[str]) -> int:
                 say(f"long session ended early: {type(exc).__name__}: {exc}")
             for name, turns in long.items():
                 lat = [r.latency_s for r in turns]
-                half = max(1, (args.turns + 1) // 2)  # where the questions start again
+                half = repeat_at(args.turns)
                 again = [b - a for a, b in zip(lat[:half], lat[half:], strict=False) if a is not None and b is not None]
                 results["targets"][name]["long_session"] = {
                     "latency_by_turn_s": lat,
