@@ -350,8 +350,13 @@ class TurnController:
         reply.phase = "deciding"
         turn.remembered = True
         earlier = _transcribed_earlier(turn)
-        out.append(ev.Respond(reply.id, turn.text,
-                              replaces=earlier.text if earlier is not None and earlier.remembered else None))
+        replaces = earlier.text if earlier is not None and earlier.remembered else None
+        if replaces and earlier is not None and earlier.only_called and continued_words(replaces, turn.text) is None:
+            # The call and its request decoded as one clip came out as the request alone ("What is
+            # the capital of Australia?"): the call stays a line of its own, or the request would
+            # lose what made it the assistant's.
+            replaces = None
+        out.append(ev.Respond(reply.id, turn.text, replaces=replaces))
 
     def _split_off(self, turn: ev.UserTurn, event: ev.TurnTranscribed, reply: Reply, out: list[ev.Action]) -> str:
         """The carried speech was a new voice or came after a clear gap: the earlier speech keeps its
@@ -444,6 +449,7 @@ class TurnController:
             # "OK computer." said alone: the question usually follows at once. Speech now drops this
             # reply and continues the line, as in a pause grace. (A typed call has nothing to wait for.)
             reply.phase, reply.waiting_call = "grace", event.decision
+            reply.turn.only_called = True
             out.append(ev.Emit("call_wait", {"answer_id": reply.id, "seconds": CALL_WAIT_S}))
             out.append(ev.WaitGrace(reply.id, CALL_WAIT_S))
             return

@@ -43,6 +43,7 @@ class UserTurn:
     own_start_s: float | None = None
     own_audio: np.ndarray | None = None
     remembered: bool = False  # its text joined memory (a Respond was issued for it)
+    only_called: bool = False  # it only called the assistant ("OK computer."): its answer waited for a request
 
 
 # ---------------------------------------------------------------------------------- events in

@@ -282,6 +282,30 @@ def test_the_request_after_a_bare_call_joins_it_before_anything_is_said():
     assert s.feed(ev.GraceElapsed(respond.reply_id)) == []  # the dropped call's wait ends with nothing
 
 
+def test_a_call_the_joined_clip_lost_stays_a_line_of_its_own():
+    """Whisper heard the joined call and request as the request alone: the call is not taken out
+    of memory, so the request still follows a call (stranger run, Flite awb)."""
+    s = Script(proactive=True, input_transcription=True)
+    respond = one(s.turn(1.0, 2.0, "OK computer."), ev.Respond)
+    s.feed(ev.Decided(respond.reply_id, CALL))
+    s.feed(ev.Started(2.4, -20.0))
+    turn = one(s.feed(ev.Ended(4.5, audio(3.5))), ev.EndTurn).turn
+    actions = s.feed(ev.TurnTranscribed(turn.id, "What is the capital of Australia?", -20.0, 3.0, 3.5))
+    assert one(actions, ev.SendTranscription).text == " What is the capital of Australia?"
+    assert one(actions, ev.Respond).replaces is None
+
+
+def test_a_line_that_was_not_a_call_is_replaced_by_its_joined_transcript():
+    """Only a call is kept beside its joined clip: a declined line's words, heard differently in the
+    joined clip, are replaced so the line is remembered once."""
+    s = Script(proactive=True)
+    one(s.turn(1.0, 2.0, "We planted tomatoes."), ev.Respond)
+    s.feed(ev.Started(2.4, -20.0))  # the speaker goes on while the policy decides
+    turn = one(s.feed(ev.Ended(4.5, audio(3.5))), ev.EndTurn).turn
+    actions = s.feed(ev.TurnTranscribed(turn.id, "Replanted tomatoes, when do they need water?", -20.0, 3.0, 3.5))
+    assert one(actions, ev.Respond).replaces == "We planted tomatoes."
+
+
 def test_a_typed_call_is_answered_at_once():
     s = Script(proactive=True)
     respond = one(s.feed(ev.TextTurn("OK computer.")), ev.Respond)

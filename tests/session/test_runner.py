@@ -175,6 +175,28 @@ async def test_a_busy_recogniser_gives_no_second_hearing(client_factory):
     await client.session.close()
 
 
+async def test_a_call_lost_from_the_joined_clip_still_calls_the_assistant(client_factory):
+    """"OK computer.", then the question while the call's answer waits: Whisper heard the joined
+    clip as the question alone (Flite awb, through the SDK). The call stays in memory, so the
+    question follows a call and is answered, not declined for want of the wake phrase."""
+    client = client_factory(["OK computer.", "What is the capital of Australia?"], inputAudioTranscription={},
+                            proactivity={"proactiveAudio": True},
+                            systemInstruction="Respond only when someone says 'OK computer'.")
+
+    async def call_waits() -> None:
+        while "call_wait" not in client.types():
+            await asyncio.sleep(0.01)
+
+    await client.play(np.concatenate([silence(0.5), speech(0.6), silence(0.8)]))
+    await asyncio.wait_for(call_waits(), 5.0)
+    await client.play(np.concatenate([speech(1.5), silence(1.0)]))
+    await client.until("turnComplete")
+    completes = [m["serverContent"] for m in client.messages if "turnComplete" in m.get("serverContent", {})]
+    assert len(completes) == 1 and "turnCompleteReason" not in completes[0]  # answered once, not rejected
+    assert [e.text for e in client.session.memory.recent()][:2] == ["OK computer.", "What is the capital of Australia?"]
+    await client.session.close()
+
+
 async def test_with_proactive_audio_speech_is_not_transcribed_as_it_is_spoken(client_factory):
     """Most of what a proactive session hears is not for it: no second transcription of it (#12)."""
     client = client_factory(["Wren, what is the weather like?"], proactivity={"proactiveAudio": True},
