@@ -12,6 +12,7 @@ import numpy as np
 from google import genai
 from google.genai import types
 
+from chimein.bench.live import every_message
 from chimein.generation.tts import shared_synthesizer
 from chimein.perception.audio import resample
 
@@ -191,3 +192,34 @@ class Microphone:
             delay = started + (n + 1) * CHUNK_S - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+
+
+async def collect_text_turn(session: Any, record: TurnRecord, done: asyncio.Event, *,
+                            words: tuple[str, ...] = (), answered_only: bool = False) -> None:
+    """Transcripts, the answer's text (TEXT modality: model_turn text parts), interruptions and the
+    turnComplete that ends the turn looked for, then ``done``.
+
+    With ``words``, only a turnComplete after a transcript holding one of them counts (an earlier
+    turn may complete late, while this one is being said: a recording's later phrases, declined one
+    by one); with ``answered_only``, only one after answer text (a declined turn is not the end).
+    """
+    async for message in every_message(session):  # past a declined turn's turnComplete too
+        content = message.server_content
+        if content is None:
+            continue
+        if content.input_transcription and content.input_transcription.text:
+            record.input_text += content.input_transcription.text
+        if content.model_turn and content.model_turn.parts:
+            record.output_text += "".join(p.text or "" for p in content.model_turn.parts)
+        record.interrupted |= bool(content.interrupted)
+        if not content.turn_complete:
+            continue
+        if words and not any(w in record.input_text.lower() for w in words):
+            record.output_text = ""
+            continue
+        if answered_only and not record.output_text.strip():
+            continue
+        record.turn_complete = True
+        record.reason = content.turn_complete_reason
+        done.set()
+        return

@@ -17,8 +17,7 @@ import pytest
 from google.genai import types
 
 from chimein.bench.dsp import voiced_span
-from chimein.bench.live import every_message
-from tests.e2e.client import MODEL, TurnRecord, sdk_client, send_audio, speech_16k
+from tests.e2e.client import MODEL, TurnRecord, collect_text_turn, sdk_client, send_audio, speech_16k
 
 pytestmark = pytest.mark.slow
 
@@ -30,23 +29,6 @@ def _voiced(audio: np.ndarray) -> np.ndarray:
     return audio[start:end]
 
 
-async def _collect(session, record: TurnRecord, done: asyncio.Event) -> None:
-    """Every transcript, answer text and interruption, until a turn completes with an answer."""
-    async for message in every_message(session):
-        content = message.server_content
-        if content is None:
-            continue
-        if content.input_transcription and content.input_transcription.text:
-            record.input_text += content.input_transcription.text
-        if content.model_turn and content.model_turn.parts:
-            record.output_text += "".join(p.text or "" for p in content.model_turn.parts)
-        record.interrupted |= bool(content.interrupted)
-        if content.turn_complete and record.output_text.strip():
-            record.turn_complete = True
-            done.set()
-            return
-
-
 async def test_the_request_after_a_bare_call_is_one_turn_with_one_answer(server):
     gap = np.zeros(int(0.6 * 16000), np.float32)  # the question follows the call after 0.6 s
     line = np.concatenate([_voiced(speech_16k("OK computer.", voice="joe")), gap,
@@ -56,7 +38,7 @@ async def test_the_request_after_a_bare_call_is_one_turn_with_one_answer(server)
                                      input_audio_transcription=types.AudioTranscriptionConfig())
     record, done = TurnRecord(), asyncio.Event()
     async with sdk_client(server).aio.live.connect(model=MODEL, config=config) as session:
-        receiver = asyncio.create_task(_collect(session, record, done))
+        receiver = asyncio.create_task(collect_text_turn(session, record, done, answered_only=True))
         await send_audio(session, line)
         await send_audio(session, np.zeros(int(3.0 * 16000), np.float32), stop=done)
         try:

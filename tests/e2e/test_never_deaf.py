@@ -14,11 +14,10 @@ import numpy as np
 import pytest
 from google.genai import types
 
-from chimein.bench.live import every_message
 from chimein.perception.audio import decode_audio_file, resample
 from chimein.perception.levels import speech_level_db
 from tests.conftest import REAL_DATA
-from tests.e2e.client import MODEL, TurnRecord, sdk_client, send_audio, speech_16k
+from tests.e2e.client import MODEL, TurnRecord, collect_text_turn, sdk_client, send_audio, speech_16k
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_recordings]
 
@@ -38,35 +37,10 @@ TEN_SPEAKERS = (
 )
 
 
-async def _collect(session, record: TurnRecord, done: asyncio.Event, words: tuple[str, ...]) -> None:
-    """Transcripts, the answer's text (TEXT modality: model_turn text parts) and turnComplete.
-
-    With ``words``, only a turnComplete after a transcript holding one of them counts: an earlier
-    turn may complete late, while this one is being said (a recording's later phrases, declined
-    one by one).
-    """
-    async for message in every_message(session):  # past a declined turn's turnComplete too
-        content = message.server_content
-        if content is None:
-            continue
-        if content.input_transcription and content.input_transcription.text:
-            record.input_text += content.input_transcription.text
-        if content.model_turn and content.model_turn.parts:
-            record.output_text += "".join(p.text or "" for p in content.model_turn.parts)
-        if content.turn_complete:
-            if words and not any(w in record.input_text.lower() for w in words):
-                record.output_text = ""
-                continue
-            record.turn_complete = True
-            record.reason = content.turn_complete_reason
-            done.set()
-            return
-
-
 async def _spoken_turn(session, audio: np.ndarray, *, timeout_s: float, words: tuple[str, ...] = ()) -> TurnRecord:
     """Say ``audio``, keep the microphone open with silence, wait for the turn to complete."""
     record, done = TurnRecord(), asyncio.Event()
-    receiver = asyncio.create_task(_collect(session, record, done, words))
+    receiver = asyncio.create_task(collect_text_turn(session, record, done, words=words))
     await send_audio(session, audio)
     await send_audio(session, np.zeros(int(3.0 * 16000), np.float32), stop=done)
     try:
