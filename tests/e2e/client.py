@@ -79,8 +79,17 @@ async def send_audio(session: Any, audio: np.ndarray, *, realtime: float = 1.0, 
     return sent
 
 
-async def collect_turn(session: Any, record: TurnRecord, done: asyncio.Event) -> None:
-    async for message in session.receive():
+async def collect_turn(session: Any, record: TurnRecord, done: asyncio.Event, *,
+                       words: tuple[str, ...] = (), answered_only: bool = False) -> None:
+    """Transcripts, the answer (its audio, its transcript or its text parts), interruptions and the
+    turnComplete that ends the turn looked for, then ``done``.
+
+    With ``words``, only a turnComplete after a transcript holding one of them counts (an earlier
+    turn may complete late, while this one is being said: a recording's later phrases, declined one
+    by one); with ``answered_only``, only one after an answer (a declined turn is not the end).
+    """
+    messages = every_message(session) if words or answered_only else session.receive()
+    async for message in messages:  # every_message: past a declined turn's turnComplete too
         content = message.server_content
         if content is None:
             continue
@@ -90,19 +99,25 @@ async def collect_turn(session: Any, record: TurnRecord, done: asyncio.Event) ->
             record.output_text += content.output_transcription.text
         if content.model_turn and content.model_turn.parts:
             for part in content.model_turn.parts:
+                record.output_text += part.text or ""
                 if part.inline_data is not None:
                     if record.first_audio_at is None:
                         record.first_audio_at = time.monotonic()
                     record.audio.extend(part.inline_data.data or b"")
                     record.mime_types.add(part.inline_data.mime_type or "")
-        if content.interrupted:
-            record.interrupted = True
-        if content.generation_complete:
-            record.generation_complete = True
-        if content.turn_complete:
-            record.turn_complete = True
-            record.usage = message.usage_metadata
-            record.reason = content.turn_complete_reason
+        record.interrupted |= bool(content.interrupted)
+        record.generation_complete |= bool(content.generation_complete)
+        if not content.turn_complete:
+            continue
+        if words and not any(w in record.input_text.lower() for w in words):
+            record.output_text = ""
+            continue
+        if answered_only and not (record.output_text.strip() or record.audio):
+            continue
+        record.turn_complete = True
+        record.usage = message.usage_metadata
+        record.reason = content.turn_complete_reason
+        break
     done.set()
 
 
@@ -192,34 +207,3 @@ class Microphone:
             delay = started + (n + 1) * CHUNK_S - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-
-
-async def collect_text_turn(session: Any, record: TurnRecord, done: asyncio.Event, *,
-                            words: tuple[str, ...] = (), answered_only: bool = False) -> None:
-    """Transcripts, the answer's text (TEXT modality: model_turn text parts), interruptions and the
-    turnComplete that ends the turn looked for, then ``done``.
-
-    With ``words``, only a turnComplete after a transcript holding one of them counts (an earlier
-    turn may complete late, while this one is being said: a recording's later phrases, declined one
-    by one); with ``answered_only``, only one after answer text (a declined turn is not the end).
-    """
-    async for message in every_message(session):  # past a declined turn's turnComplete too
-        content = message.server_content
-        if content is None:
-            continue
-        if content.input_transcription and content.input_transcription.text:
-            record.input_text += content.input_transcription.text
-        if content.model_turn and content.model_turn.parts:
-            record.output_text += "".join(p.text or "" for p in content.model_turn.parts)
-        record.interrupted |= bool(content.interrupted)
-        if not content.turn_complete:
-            continue
-        if words and not any(w in record.input_text.lower() for w in words):
-            record.output_text = ""
-            continue
-        if answered_only and not record.output_text.strip():
-            continue
-        record.turn_complete = True
-        record.reason = content.turn_complete_reason
-        done.set()
-        return

@@ -17,7 +17,7 @@ import pytest
 from google.genai import types
 
 from chimein.bench.dsp import voiced_span
-from tests.e2e.client import MODEL, TurnRecord, collect_text_turn, sdk_client, send_audio, speech_16k
+from tests.e2e.client import MODEL, TurnRecord, collect_turn, sdk_client, send_audio, speech_16k
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ async def test_the_request_after_a_bare_call_is_one_turn_with_one_answer(server)
                                      input_audio_transcription=types.AudioTranscriptionConfig())
     record, done = TurnRecord(), asyncio.Event()
     async with sdk_client(server).aio.live.connect(model=MODEL, config=config) as session:
-        receiver = asyncio.create_task(collect_text_turn(session, record, done, answered_only=True))
+        receiver = asyncio.create_task(collect_turn(session, record, done, answered_only=True))
         await send_audio(session, line)
         await send_audio(session, np.zeros(int(3.0 * 16000), np.float32), stop=done)
         try:

@@ -17,7 +17,7 @@ from google.genai import types
 from chimein.perception.audio import decode_audio_file, resample
 from chimein.perception.levels import speech_level_db
 from tests.conftest import REAL_DATA
-from tests.e2e.client import MODEL, TurnRecord, collect_text_turn, sdk_client, send_audio, speech_16k
+from tests.e2e.client import MODEL, TurnRecord, collect_turn, sdk_client, send_audio, speech_16k
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_recordings]
 
@@ -40,7 +40,7 @@ TEN_SPEAKERS = (
 async def _spoken_turn(session, audio: np.ndarray, *, timeout_s: float, words: tuple[str, ...] = ()) -> TurnRecord:
     """Say ``audio``, keep the microphone open with silence, wait for the turn to complete."""
     record, done = TurnRecord(), asyncio.Event()
-    receiver = asyncio.create_task(collect_text_turn(session, record, done, words=words))
+    receiver = asyncio.create_task(collect_turn(session, record, done, words=words))
     await send_audio(session, audio)
     await send_audio(session, np.zeros(int(3.0 * 16000), np.float32), stop=done)
     try:
