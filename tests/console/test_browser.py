@@ -159,6 +159,25 @@ def test_static_files_are_served_with_types_and_config(server):
     assert config["prices"]["example"] is True  # a fresh CHIMEIN_HOME has no prices.toml
 
 
+def _timeline(turns: list[dict]) -> str:
+    """The page's turn cards, one per line, in full (pytest shortens a list)."""
+    return "\n".join(f"{t['outcome']:>9} {t['who']}: {t['heard']} -> {t['decision']}" for t in turns)
+
+
+def _dialogue_lines(turns: list[dict]) -> list[dict]:
+    """One entry per line of the dialogue: a line declined sentence by sentence (its pause ended the
+    turn and the decision came before the speaker went on) is still one line, declined throughout."""
+    lines: list[dict] = []
+    for turn in turns:
+        last = lines[-1] if lines else None
+        if last is not None and last["outcome"] == turn["outcome"] == "declined" and last["who"] == turn["who"]:
+            last["heard"] += " " + turn["heard"]
+            last["decisions"].append(turn["decision"])
+        else:
+            lines.append({**turn, "decisions": [turn["decision"]]})
+    return lines
+
+
 def test_guide_dialogue_through_the_browser(server, dialogue, browser_factory):
     """Fake microphone -> worklet -> Live API -> two declined turns, one spoken answer, played back."""
     started = time.monotonic()
@@ -209,20 +228,23 @@ def test_guide_dialogue_through_the_browser(server, dialogue, browser_factory):
         page.screenshot(path=str(ARTIFACTS / "console.png"), full_page=True)
     # A turn whose answer was dropped because the speaker went on is not a turn of its own.
     # Nor is a declined line the speaker went on with (its pause may end the turn on a slow machine).
-    turns = [t for t in page.evaluate("window.chimeinConsole.turns()") if t["outcome"] not in ("dropped", "continued")]
+    shown = page.evaluate("window.chimeinConsole.turns()")
+    (ARTIFACTS / "console-turns.json").write_text(json.dumps(shown, indent=1))
+    turns = _dialogue_lines([t for t in shown if t["outcome"] not in ("dropped", "continued")])
     stats = page.evaluate("window.chimeinConsole.stats")
 
     outcomes = [t["outcome"] for t in turns]
-    assert outcomes == ["declined", "declined", "answered"], turns
+    assert outcomes == ["declined", "declined", "answered"], _timeline(shown)
     for turn, (_, line) in zip(turns, GUIDE_LINES, strict=True):
         said = set(re.findall(r"[a-z]+", line.lower()))
         heard = set(re.findall(r"[a-z]+", turn["heard"].lower()))
         assert len(said & heard) >= 0.6 * len(said), (line, turn["heard"])
     # Two voices in the dialogue (heart, joe, heart): the timeline names them by their voice prints.
-    assert [t["who"] for t in turns] == ["Speaker 1", "Speaker 2", "Speaker 1"], turns
+    assert [t["who"] for t in turns] == ["Speaker 1", "Speaker 2", "Speaker 1"], _timeline(shown)
     for declined in turns[:2]:
-        assert declined["decision"].startswith("stayed silent: "), declined
-        assert len(declined["decision"]) > len("stayed silent: ") + 5, "the reason is missing"
+        for decision in declined["decisions"]:
+            assert decision.startswith("stayed silent: "), declined
+            assert len(decision) > len("stayed silent: ") + 5, "the reason is missing"
     answer = turns[2]
     assert answer["decision"].startswith("chimes in: "), answer
     assert answer["answer"].strip(), "no output transcription shown"
