@@ -15,7 +15,9 @@ is new:
   the cache and the rest shifted down (llama.cpp's cache reuse, as its server's
   ``--cache-reuse``), so a sliding window costs no re-evaluation;
 * a new conversation starts from the longest prefix any slot holds (the shared system prompt
-  and examples), copied into its sequence without evaluation;
+  and examples), copied into its sequence without evaluation, and again when it is first
+  served: conversations that start together with the same new instruction read it once, not
+  once each;
 * with more conversations than slots, the least recently used slot is handed over and its
   cells are kept in host memory (up to ``saved_bytes_limit``), to be put back when that
   conversation speaks again.
@@ -426,6 +428,35 @@ class BatchedLlamaEngine:
         self._truncate(slot, n_past)
         return n_past, shifted
 
+    def _catch_up(self, request: _Request) -> None:
+        """Copy what another slot has read since this request started: conversations that start
+        together with the same new instruction all found no slot holding it, and the first to be
+        served reads it; the others copy its cells instead of reading it again each."""
+        slot = request.slot
+        assert slot is not None
+        have = len(slot.cached)
+        best, best_n = None, have + CACHE_REUSE_MIN_TOKENS - 1
+        for other in self._slots:
+            if other is not slot:
+                n = _common_prefix(other.cached, request.tokens)
+                if n > best_n:
+                    best, best_n = other, n
+        if best is None:
+            return
+        n = min(best_n, len(request.tokens) - 1)  # the last token is evaluated for its logits
+        if n <= have:
+            return
+        llama_cpp = self._llama_cpp
+        if self.unified:
+            llama_cpp.llama_memory_seq_cp(self._mem, best.seq, slot.seq, have, n)
+        else:  # whole streams only (as in _pick_slot): the first ``have`` cells are the same tokens
+            llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
+            llama_cpp.llama_memory_seq_cp(self._mem, best.seq, slot.seq, -1, -1)
+            llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, n, -1)
+        slot.cached = request.tokens[:n]
+        request.pending = request.tokens[n:]
+        request.stats.cached_tokens += n - have
+
     def _truncate(self, slot: _Slot, n: int) -> None:
         if len(slot.cached) > n or n == 0:
             self._llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, n, -1)
@@ -500,6 +531,9 @@ class BatchedLlamaEngine:
             n += 1
 
         chosen, chunk = self._plan(active)
+        for request in chosen:  # before this step adds tokens: only cells already decoded are copied
+            if request.pending:
+                self._catch_up(request)
         now = time.perf_counter()
         for request in chosen:
             assert request.slot is not None

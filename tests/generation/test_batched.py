@@ -202,3 +202,31 @@ def test_an_answer_rests_while_its_first_clause_is_voiced(llm):
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert max(gaps) >= FIRST_CLAUSE_REST_S * 0.9
     assert gaps.index(max(gaps)) in (2, 3)  # right after the clause, not elsewhere
+
+
+def test_conversations_starting_together_read_a_new_instruction_once(llm):
+    """Four conversations start at once under an instruction no slot holds yet (eight sessions
+    set up with the same new instruction, asked at once): the first to be served reads the
+    instruction and the examples after it; the others copy those cells instead of reading them again."""
+    system = "You help the Okonkwo-Lindqvist family quiz night in Tromsø: answer with the capital city only."
+    convs = [Conversation() for _ in range(4)]
+    answers: dict[int, str] = {}
+    barrier = threading.Barrier(len(convs))
+
+    def ask(i: int) -> None:
+        convs[i].add_user(QUESTIONS[i][0])
+        barrier.wait()
+        answers[i] = "".join(convs[i].answer_plan(system).stream_reply(llm, max_tokens=40)).strip()
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(convs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(answers) == len(convs)
+    evaluated = sorted(llm.engine_stats_for(c.key).prompt_tokens - llm.engine_stats_for(c.key).cached_tokens
+                       for c in convs)
+    assert evaluated[-1] >= 60, evaluated  # the instruction was new: someone read it
+    assert max(evaluated[:-1]) <= 40, evaluated  # the rest read only their own question
+    right = [i for i in answers if QUESTIONS[i][1] in answers[i].lower()]
+    assert len(right) >= len(convs) - 1, answers  # copied cells give the same answers
