@@ -346,23 +346,29 @@ class BatchedLlamaEngine:
         if key is not None and self._restore(key, slot):
             return slot
         # Start from the longest prefix any slot holds (the shared head), copied without evaluation.
-        best, best_n = None, _common_prefix(slot.cached, tokens)
-        for other in self._slots:
-            if other is slot:
-                continue
-            n = _common_prefix(other.cached, tokens)
-            if n > best_n:
-                best, best_n = other, n
-        if best is not None:
-            llama_cpp = self._llama_cpp
-            llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
-            if self.unified:  # one pool: the copy shares the cells
-                llama_cpp.llama_memory_seq_cp(self._mem, best.seq, slot.seq, 0, best_n)
-            else:  # one stream per sequence: llama.cpp copies whole streams only; then cut the rest
-                llama_cpp.llama_memory_seq_cp(self._mem, best.seq, slot.seq, -1, -1)
-                llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, best_n, -1)
-            slot.cached = best.cached[:best_n]
+        self._copy_longest_prefix(slot, tokens, longer_than=_common_prefix(slot.cached, tokens))
         return slot
+
+    def _copy_longest_prefix(self, slot: _Slot, tokens: list[int], *, longer_than: int) -> bool:
+        """Make ``slot`` hold the longest prefix of ``tokens`` another slot holds, if it is longer
+        than ``longer_than``; the cells are copied, not evaluated. False when none is."""
+        best, best_n = None, longer_than
+        for other in self._slots:
+            if other is not slot:
+                n = _common_prefix(other.cached, tokens)
+                if n > best_n:
+                    best, best_n = other, n
+        if best is None:
+            return False
+        llama_cpp = self._llama_cpp
+        llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
+        if self.unified:  # one pool: the copy shares the cells
+            llama_cpp.llama_memory_seq_cp(self._mem, best.seq, slot.seq, 0, best_n)
+        else:  # one stream per sequence: llama.cpp copies whole streams only; then cut the rest
+            llama_cpp.llama_memory_seq_cp(self._mem, best.seq, slot.seq, -1, -1)
+            llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, best_n, -1)
+        slot.cached = best.cached[:best_n]
+        return True
 
     def _save(self, slot: _Slot) -> None:
         """Copy a slot's KV cells to host memory before the slot goes to another conversation."""
@@ -429,33 +435,16 @@ class BatchedLlamaEngine:
         return n_past, shifted
 
     def _catch_up(self, request: _Request) -> None:
-        """Copy what another slot has read since this request started: conversations that start
-        together with the same new instruction all found no slot holding it, and the first to be
-        served reads it; the others copy its cells instead of reading it again each."""
+        """At a request's first step, copy what another slot has read since it arrived: conversations
+        that start together with the same new instruction all found no slot holding it; the first
+        to be served reads it, and the others copy its cells instead of reading it again each."""
         slot = request.slot
         assert slot is not None
         have = len(slot.cached)
-        best, best_n = None, have + CACHE_REUSE_MIN_TOKENS - 1
-        for other in self._slots:
-            if other is not slot:
-                n = _common_prefix(other.cached, request.tokens)
-                if n > best_n:
-                    best, best_n = other, n
-        if best is None:
-            return
-        n = min(best_n, len(request.tokens) - 1)  # the last token is evaluated for its logits
-        if n <= have:
-            return
-        llama_cpp = self._llama_cpp
-        if self.unified:
-            llama_cpp.llama_memory_seq_cp(self._mem, best.seq, slot.seq, have, n)
-        else:  # whole streams only (as in _pick_slot): the first ``have`` cells are the same tokens
-            llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
-            llama_cpp.llama_memory_seq_cp(self._mem, best.seq, slot.seq, -1, -1)
-            llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, n, -1)
-        slot.cached = request.tokens[:n]
-        request.pending = request.tokens[n:]
-        request.stats.cached_tokens += n - have
+        # The last token is left to evaluate for its logits; a short match is not worth a copy.
+        if self._copy_longest_prefix(slot, request.tokens[:-1], longer_than=have + CACHE_REUSE_MIN_TOKENS - 1):
+            request.pending = request.tokens[len(slot.cached):]
+            request.stats.cached_tokens += len(slot.cached) - have
 
     def _truncate(self, slot: _Slot, n: int) -> None:
         if len(slot.cached) > n or n == 0:
@@ -532,7 +521,7 @@ class BatchedLlamaEngine:
 
         chosen, chunk = self._plan(active)
         for request in chosen:  # before this step adds tokens: only cells already decoded are copied
-            if request.pending:
+            if request.pending and request.stats.steps == 0:
                 self._catch_up(request)
         now = time.perf_counter()
         for request in chosen:

@@ -224,8 +224,8 @@ def test_conversations_starting_together_read_a_new_instruction_once(llm):
     for t in threads:
         t.join(120)
     assert len(answers) == len(convs)
-    evaluated = sorted(llm.engine_stats_for(c.key).prompt_tokens - llm.engine_stats_for(c.key).cached_tokens
-                       for c in convs)
+    stats = [llm.engine_stats_for(c.key) for c in convs]
+    evaluated = sorted(s.prompt_tokens - s.cached_tokens for s in stats)
     assert evaluated[-1] >= 60, evaluated  # the instruction was new: someone read it
     assert max(evaluated[:-1]) <= 40, evaluated  # the rest read only their own question
     right = [i for i in answers if QUESTIONS[i][1] in answers[i].lower()]
